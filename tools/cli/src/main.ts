@@ -1,0 +1,1 @@
+console.error('glcert: no command yet'); process.exit(2);
