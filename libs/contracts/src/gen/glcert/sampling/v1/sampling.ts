@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Tensor, ThreatModel } from "../../common/v1/common";
+import { ModelMetadata } from "../../inference/v1/inference";
 
 export const protobufPackage = "glcert.sampling.v1";
 
@@ -101,6 +102,18 @@ export interface TransformedSample {
 export interface SampleTransformsResponse {
   /** The samples, in index order. */
   samples: TransformedSample[];
+}
+
+/** Request of SamplingService.GetModel. */
+export interface GetModelRequest {
+  /** Model name; NOT_FOUND when the sidecar does not serve it. */
+  model: string;
+}
+
+/** Response of SamplingService.GetModel. */
+export interface GetModelResponse {
+  /** The sidecar's metadata for the model. */
+  metadata?: ModelMetadata | undefined;
 }
 
 function createBaseCountSamplesRequest(): CountSamplesRequest {
@@ -863,9 +876,158 @@ export const SampleTransformsResponse: MessageFns<SampleTransformsResponse> = {
   },
 };
 
+function createBaseGetModelRequest(): GetModelRequest {
+  return { model: "" };
+}
+
+export const GetModelRequest: MessageFns<GetModelRequest> = {
+  encode(message: GetModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetModelRequest {
+    return { model: isSet(object.model) ? globalThis.String(object.model) : "" };
+  },
+
+  toJSON(message: GetModelRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetModelRequest>, I>>(base?: I): GetModelRequest {
+    return GetModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelRequest>, I>>(object: I): GetModelRequest {
+    const message = createBaseGetModelRequest();
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
+function createBaseGetModelResponse(): GetModelResponse {
+  return { metadata: undefined };
+}
+
+export const GetModelResponse: MessageFns<GetModelResponse> = {
+  encode(message: GetModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metadata !== undefined) {
+      ModelMetadata.encode(message.metadata, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metadata = ModelMetadata.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetModelResponse {
+    return { metadata: isSet(object.metadata) ? ModelMetadata.fromJSON(object.metadata) : undefined };
+  },
+
+  toJSON(message: GetModelResponse): unknown {
+    const obj: any = {};
+    if (message.metadata !== undefined) {
+      obj.metadata = ModelMetadata.toJSON(message.metadata);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetModelResponse>, I>>(base?: I): GetModelResponse {
+    return GetModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelResponse>, I>>(object: I): GetModelResponse {
+    const message = createBaseGetModelResponse();
+    message.metadata = (object.metadata !== undefined && object.metadata !== null)
+      ? ModelMetadata.fromPartial(object.metadata)
+      : undefined;
+    return message;
+  },
+};
+
 /** Counts the classes of transformed samples of one image. */
 export type SamplingServiceService = typeof SamplingServiceService;
 export const SamplingServiceService = {
+  /**
+   * Metadata of a model served by this sampler's inference sidecar (the certifier reaches
+   * models only through samplers: input shape, channels, sha256 for certificates).
+   */
+  getModel: {
+    path: "/glcert.sampling.v1.SamplingService/GetModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetModelRequest): Buffer => Buffer.from(GetModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetModelRequest => GetModelRequest.decode(value),
+    responseSerialize: (value: GetModelResponse): Buffer => Buffer.from(GetModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetModelResponse => GetModelResponse.decode(value),
+  },
   /**
    * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
    * however the index range is split across calls or replicas.
@@ -896,6 +1058,11 @@ export const SamplingServiceService = {
 
 export interface SamplingServiceServer extends UntypedServiceImplementation {
   /**
+   * Metadata of a model served by this sampler's inference sidecar (the certifier reaches
+   * models only through samplers: input shape, channels, sha256 for certificates).
+   */
+  getModel: handleUnaryCall<GetModelRequest, GetModelResponse>;
+  /**
    * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
    * however the index range is split across calls or replicas.
    */
@@ -905,6 +1072,25 @@ export interface SamplingServiceServer extends UntypedServiceImplementation {
 }
 
 export interface SamplingServiceClient extends Client {
+  /**
+   * Metadata of a model served by this sampler's inference sidecar (the certifier reaches
+   * models only through samplers: input shape, channels, sha256 for certificates).
+   */
+  getModel(
+    request: GetModelRequest,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
+  ): ClientUnaryCall;
+  getModel(
+    request: GetModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
+  ): ClientUnaryCall;
+  getModel(
+    request: GetModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
+  ): ClientUnaryCall;
   /**
    * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
    * however the index range is split across calls or replicas.
