@@ -1,1 +1,3 @@
 export * from './lib/transform-spec';
+export * from './lib/apply';
+export * from './lib/threat-model';
