@@ -1,0 +1,77 @@
+import { Certificate, Outcome, ThresholdMethod } from '@glcert/contracts';
+import { clopperPearsonLower } from '@glcert/stats';
+import { CERTIFICATE_VERSION } from './canonical';
+import { KeyRing } from './keys';
+import { verifyCertificateSignature } from './sign';
+import { decideOutcome } from './verdict';
+
+export interface CertificateCheck {
+  valid: boolean;
+  signatureValid: boolean;
+  /** Every reason the certificate is not valid; empty when valid. */
+  reasons: string[];
+  recomputedPaLower: number | null;
+  recomputedOutcome: Outcome | null;
+}
+
+export interface CheckOptions {
+  keys: KeyRing;
+  /**
+   * The threshold recomputed (or fetched) independently for the certificate's threat model and
+   * bound settings. Omitted: the certificate's own threshold is taken as given, and a note says so.
+   */
+  threshold?: { value: number; method?: ThresholdMethod };
+  /** Tolerance for recomputed floating-point values (same code: exact; other platforms: ulps). */
+  tolerance?: number;
+}
+
+/**
+ * The model-free check of a certificate: signature, sample counts, the Clopper-Pearson bound
+ * recomputed from (nA, n, alpha), the threshold (when given), and the verdict.
+ */
+export function checkCertificate(cert: Certificate, opts: CheckOptions): CertificateCheck {
+  const tol = opts.tolerance ?? 1e-12;
+  const reasons: string[] = [];
+  const sig = verifyCertificateSignature(cert, opts.keys);
+  if (!sig.ok) reasons.push(`signature: ${sig.reason}`);
+  if (cert.certificateVersion !== CERTIFICATE_VERSION) reasons.push(`certificate_version: ${cert.certificateVersion} is not ${CERTIFICATE_VERSION}`);
+
+  const n = Number(cert.n);
+  const na = Number(cert.na);
+  let paLower: number | null = null;
+  if (!(n >= 1) || !Number.isSafeInteger(n)) reasons.push(`n: ${cert.n} is not a positive sample count`);
+  else if (!(na >= 0 && na <= n) || !Number.isSafeInteger(na)) reasons.push(`na: ${cert.na} is not within [0, n=${n}]`);
+  else if (!(cert.alpha > 0 && cert.alpha < 1)) reasons.push(`alpha: ${cert.alpha} is not in (0, 1)`);
+  else {
+    paLower = clopperPearsonLower(na, n, cert.alpha);
+    if (!close(paLower, cert.paLower, tol)) {
+      reasons.push(`pa_lower: certificate says ${cert.paLower}, Clopper-Pearson of (na=${na}, n=${n}, alpha=${cert.alpha}) is ${paLower}`);
+    }
+  }
+  if (Number(cert.n0) < 1) reasons.push(`n0: ${cert.n0} is not a positive sample count`);
+
+  let threshold = cert.threshold;
+  if (opts.threshold) {
+    if (!close(opts.threshold.value, cert.threshold, tol)) {
+      reasons.push(`threshold: certificate says ${cert.threshold}, the bound for its threat model is ${opts.threshold.value}`);
+    }
+    if (opts.threshold.method !== undefined && opts.threshold.method !== cert.thresholdMethod) {
+      reasons.push(`threshold_method: certificate says ${ThresholdMethod[cert.thresholdMethod]}, the bound used ${ThresholdMethod[opts.threshold.method]}`);
+    }
+    threshold = Math.max(threshold, opts.threshold.value);
+  }
+  if (!(threshold >= 0 && threshold <= 1)) reasons.push(`threshold: ${cert.threshold} is not in [0, 1]`);
+
+  let outcome: Outcome | null = null;
+  if (paLower !== null) {
+    outcome = decideOutcome(paLower, threshold);
+    if (outcome !== cert.outcome) {
+      reasons.push(`outcome: certificate says ${Outcome[cert.outcome]}, the recomputed verdict is ${Outcome[outcome]}`);
+    }
+  }
+  return { valid: reasons.length === 0, signatureValid: sig.ok, reasons, recomputedPaLower: paLower, recomputedOutcome: outcome };
+}
+
+function close(a: number, b: number, tol: number): boolean {
+  return Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
+}
