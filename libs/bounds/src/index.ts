@@ -1,1 +1,23 @@
-export {};
+// @glcert/bounds: the sound General Lipschitz bound solver (ALGORITHM.md section 4), the closed
+// forms of section 5 and the bound portfolio. Pure TypeScript; image-independent.
+export {
+  solveBound,
+  normaliseBoundRequest,
+  boundCacheKey,
+  cacheKeyOf,
+  certifies,
+  BOUND_METHODS,
+  DEFAULT_NS,
+  DEFAULT_SEED,
+  SOLVER_VERSION,
+} from './lib/solve';
+export type { BoundMethodName, BoundRequest, BoundResult, NormalisedBoundRequest } from './lib/solve';
+export { solveNumeric, BOUND_NORMALS_STREAM } from './lib/numeric';
+export type { NumericBound, NumericBoundInput } from './lib/numeric';
+export { closedFormThreshold, CLOSED_FORM_TRANSFORMS } from './lib/closed-form';
+export type { ClosedForm } from './lib/closed-form';
+export { ShapeEnvelope } from './lib/envelope';
+export { axisPoints, attackPoints, normaliseGrid, DEFAULT_GRID_POINTS } from './lib/attack-grid';
+export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
+export { canonicalJson, sha256Canonical } from './lib/cache-key';
+export { InvalidBoundRequestError } from './lib/errors';

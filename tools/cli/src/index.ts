@@ -1,1 +1,6 @@
-export {};
+export { run, mainHelp } from './cli';
+export { parseArgs, formatFlags, UsageError } from './args';
+export type { FlagSpec, FlagSpecs, FlagType, ParsedArgs } from './args';
+export { parseBox, parseSigma, threatModelFromFlags, fieldToFlag, THREAT_FLAGS } from './threat-args';
+export type { Command, Io } from './command';
+export { COMMANDS, findCommand } from './commands';

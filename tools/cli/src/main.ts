@@ -1,1 +1,7 @@
-console.error('glcert: no command yet'); process.exit(2);
+// Entry point of the glcert CLI (bin/glcert.js loads this through tsx).
+import { run } from './cli';
+import { processIo } from './command';
+
+void run(process.argv.slice(2), processIo).then((code) => {
+  process.exitCode = code;
+});
