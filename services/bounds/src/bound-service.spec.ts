@@ -1,0 +1,127 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { BoundMethod, BoundServiceClient, Distribution, ThresholdMethod, type boundsV1 } from '@glcert/contracts';
+import { createClient, readConfig, decodeStatus } from '@glcert/runtime';
+import { boundsConfigSchema } from './config';
+import { startBoundsService, type BoundsServiceHandle } from './bound-service';
+
+// Closed form of ALGORITHM.md section 5: brightness, s = 0.3, box [-0.4, 0.4]: h* = Phi(4/3).
+const PHI_4_3 = 0.9087887802741321;
+
+function brightness(lo: number, hi: number, extra: Partial<boundsV1.GetThresholdRequest> = {}): boundsV1.GetThresholdRequest {
+  return {
+    threatModel: {
+      transform: 'b',
+      box: [{ name: 'b', min: lo, max: hi }],
+      smoothing: [{ name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }],
+      note: '',
+    },
+    boundSettings: { ns: 4000n, gridPoints: [9], seed: 0n, method: BoundMethod.BOUND_METHOD_AUTO },
+    onlyCached: false,
+    ...extra,
+  };
+}
+
+function call(client: BoundServiceClient, req: boundsV1.GetThresholdRequest): Promise<boundsV1.GetThresholdResponse> {
+  return new Promise((resolve, reject) =>
+    client.getThreshold(req, { deadline: Date.now() + 60_000 }, (err, res) => (err ? reject(err) : resolve(res!))),
+  );
+}
+
+describe('BoundService', () => {
+  let dir: string;
+  let service: BoundsServiceHandle;
+  let client: BoundServiceClient;
+
+  const start = async (): Promise<void> => {
+    const config = readConfig(boundsConfigSchema(), { BOUNDS_PORT: '0', BOUNDS_CACHE_DIR: dir });
+    service = await startBoundsService(config, { signals: [] });
+    client = createClient(BoundServiceClient, service.address);
+  };
+  const stop = async (): Promise<void> => {
+    client?.close();
+    await service?.close();
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'glcert-bounds-'));
+    await start();
+  });
+  afterEach(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('solves the brightness box, never below the closed form, and picks the portfolio minimum', async () => {
+    const res = await call(client, brightness(-0.4, 0.4));
+    const bound = res.bound!;
+    expect(res.cacheHit).toBe(false);
+    expect(bound.threshold).toBeGreaterThanOrEqual(PHI_4_3 - 1e-12);
+    expect(bound.closedFormThreshold).toBeCloseTo(PHI_4_3, 12);
+    expect(bound.numericThreshold).toBeGreaterThanOrEqual(PHI_4_3 - 1e-12);
+    expect(bound.threshold).toBe(Math.min(bound.numericThreshold, bound.closedFormThreshold!));
+    expect(bound.method).toBe(ThresholdMethod.THRESHOLD_METHOD_CLOSED_FORM);
+    expect(bound.cacheKey).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('serves a restart from its disk cache without solving again', async () => {
+    const first = await call(client, brightness(-0.2, 0.2));
+    expect(service.pool.solvesStarted).toBe(1);
+    await stop();
+    await start();
+    const again = await call(client, brightness(-0.2, 0.2));
+    expect(again.cacheHit).toBe(true);
+    expect(service.pool.solvesStarted).toBe(0);
+    expect(again.bound).toEqual(first.bound);
+    // only_cached on a miss: no bound, no solve
+    const miss = await call(client, brightness(-0.3, 0.3, { onlyCached: true }));
+    expect(miss.bound).toBeUndefined();
+    expect(miss.cacheHit).toBe(false);
+    expect(service.pool.solvesStarted).toBe(0);
+  });
+
+  it('solves concurrent requests for the same key once and leaves no temp files', async () => {
+    const results = await Promise.all([1, 2, 3, 4].map(() => call(client, brightness(-0.1, 0.1))));
+    expect(service.pool.solvesStarted).toBe(1);
+    expect(new Set(results.map((r) => r.bound!.threshold)).size).toBe(1);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('ignores a corrupt cache file and solves again', async () => {
+    const first = await call(client, brightness(-0.15, 0.15));
+    writeFileSync(join(dir, `${first.bound!.cacheKey}.json`), '{"cacheKey": "trunc');
+    await stop();
+    await start();
+    const again = await call(client, brightness(-0.15, 0.15));
+    expect(again.cacheHit).toBe(false);
+    expect(again.bound!.threshold).toBe(first.bound!.threshold);
+  });
+
+  it.each<[string, (r: boundsV1.GetThresholdRequest) => void, string]>([
+    ['unknown transform', (r) => (r.threatModel!.transform = 'zoom'), 'threat_model.transform'],
+    ['inverted box', (r) => (r.threatModel!.box[0] = { name: 'b', min: 0.4, max: -0.4 }), 'threat_model.box'],
+    ['NaN in box', (r) => (r.threatModel!.box[0].max = Number.NaN), 'threat_model.box'],
+    ['sigma <= 0', (r) => (r.threatModel!.smoothing[0].sigma = 0), 'threat_model.smoothing.b'],
+    ['wrong law', (r) => (r.threatModel!.smoothing[0].distribution = Distribution.DISTRIBUTION_RAYLEIGH), 'threat_model.smoothing[0].distribution'],
+    ['unknown parameter', (r) => r.threatModel!.box.push({ name: 'zz', min: 0, max: 1 }), 'threat_model'],
+    ['ns too small', (r) => (r.boundSettings!.ns = 3n), 'bound_settings.ns'],
+  ])('%s is INVALID_ARGUMENT naming the field', async (_name, mutate, field) => {
+    const req = brightness(-0.1, 0.1);
+    mutate(req);
+    const err = (await call(client, req).catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const fields = decodeStatus(err)!.badRequest!.fieldViolations.map((v) => v.field).join(' ');
+    expect(fields).toContain(field);
+    // the server stays up: the next good request succeeds
+    expect((await call(client, brightness(-0.05, 0.05, { boundSettings: { ns: 100n, gridPoints: [3], seed: 0n, method: BoundMethod.BOUND_METHOD_CLOSED_FORM } }))).bound!.threshold).toBeGreaterThan(0.5);
+  });
+
+  it('refuses a solve larger than the configured budget with RESOURCE_EXHAUSTED', async () => {
+    const req = brightness(-0.1, 0.1, { boundSettings: { ns: 10_000_000n, gridPoints: [100_000], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC } });
+    const err = (await call(client, req).catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.details).toContain('bound_settings');
+  });
+});

@@ -1,0 +1,5 @@
+// The bounds service's entry point: `node --import tsx services/bounds/src/main.ts`.
+// Telemetry starts first (before grpc-js is loaded), then ./serve loads config and starts.
+import { bootstrap } from '@glcert/telemetry';
+
+void bootstrap('bounds', () => import('./serve'));
