@@ -106,10 +106,10 @@ export class KeyRing {
     return [...this.#keys.values()];
   }
 
-  /** Adds every `*.pem` public key of a directory (missing directory: nothing). */
+  /** Adds every `*.pub.pem` public key of a directory (missing directory: nothing); private keys beside them are never read. */
   addDirectory(dir: string): void {
     if (!existsSync(dir)) return;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.pem')).sort()) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.pub.pem')).sort()) {
       this.add(parsePublicKey(readFileSync(join(dir, f), 'utf8')));
     }
   }
