@@ -4,3 +4,4 @@ export * from './lib/decode';
 export * from './lib/encode';
 export * from './lib/image-folder';
 export * from './lib/idx';
+export * from './lib/model-input';
