@@ -40,10 +40,28 @@ export function uniform53(hi: number, lo: number): number {
 
 /** Split a seed into the Philox key words (lo, hi); throws RangeError outside [0, 2^64 - 1]. */
 export function seedKey(seed: bigint): [number, number] {
+  checkSeed(seed);
+  return [Number(seed & 0xffffffffn), Number(seed >> 32n)];
+}
+
+function checkSeed(seed: bigint): void {
   if (typeof seed !== 'bigint' || seed < 0n || seed > SEED_MAX) {
     throw new RangeError(`seed must be a bigint in [0, 2^64 - 1], got ${String(seed)}`);
   }
-  return [Number(seed & 0xffffffffn), Number(seed >> 32n)];
+}
+
+// The last seed's key words: per-sample callers (sampleNormals in a loop) then pay no BigInt
+// arithmetic or allocation for the key.
+let cachedSeed = 0n;
+let cachedK0 = 0;
+let cachedK1 = 0;
+
+function keyWords(seed: bigint): void {
+  if (seed === cachedSeed) return;
+  checkSeed(seed);
+  cachedK0 = Number(seed & 0xffffffffn);
+  cachedK1 = Number(seed >> 32n);
+  cachedSeed = seed;
 }
 
 function checkStream(stream: number): void {
@@ -120,7 +138,7 @@ export function sampleNormals(
   out: Float64Array,
   offset = 0,
 ): void {
-  const [k0, k1] = seedKey(seed);
+  keyWords(seed);
   checkStream(stream);
   checkIndex(index, 'index');
   checkDim(dim);
@@ -128,7 +146,7 @@ export function sampleNormals(
   if (offset + dim > out.length) {
     throw new RangeError(`out is too short: need ${offset + dim} values, have ${out.length}`);
   }
-  writeSample(k0, k1, index >>> 0, Math.floor(index / TWO_POW_32), stream, dim, out, offset);
+  writeSample(cachedK0, cachedK1, index >>> 0, Math.floor(index / TWO_POW_32), stream, dim, out, offset);
 }
 
 /**
@@ -145,7 +163,9 @@ export function fillNormals(
   out: Float64Array,
   offset = 0,
 ): void {
-  const [k0, k1] = seedKey(seed);
+  keyWords(seed);
+  const k0 = cachedK0;
+  const k1 = cachedK1;
   checkStream(stream);
   checkIndex(start, 'start');
   checkIndex(count, 'count');
