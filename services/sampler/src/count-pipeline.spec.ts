@@ -1,0 +1,294 @@
+import { runCountPipeline, LabelRangeError, type PipelineBatch, type SentBatch } from './count-pipeline';
+import { Permits } from './permits';
+
+interface Buf {
+  id: number;
+  /** Which batch the buffer holds; checked when the call "serializes" it at the end. */
+  holds: number;
+}
+
+/** A fake sidecar: every call resolves when the test says so; labels are start index mod classes. */
+function fakeSidecar(classes: number) {
+  const pending: Array<{ batch: PipelineBatch<Buf>; resolve: (l: number[]) => void; reject: (e: Error) => void; cancelled: boolean }> = [];
+  let maxInFlight = 0;
+  let inFlight = 0;
+  let sent = 0;
+  const send = (batch: PipelineBatch<Buf>): SentBatch => {
+    sent++;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const holds = batch.buffer.holds;
+    const entry = { batch, resolve: (_: number[]) => undefined as void, reject: (_: Error) => undefined as void, cancelled: false };
+    const labels = new Promise<number[]>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    }).finally(() => inFlight--);
+    pending.push(entry);
+    return {
+      labels: labels.then((l) => {
+        // the buffer must still hold this batch when its call completes (not refilled meanwhile)
+        if (batch.buffer.holds !== holds) throw new Error(`buffer ${batch.buffer.id} was refilled while in flight`);
+        return l;
+      }),
+      cancel: () => {
+        entry.cancelled = true;
+        entry.reject(Object.assign(new Error('cancelled'), { code: 1 }));
+      },
+    };
+  };
+  const complete = (entry: (typeof pending)[number]) =>
+    entry.resolve(Array.from({ length: entry.batch.count }, (_, i) => (entry.batch.start + i) % classes));
+  return {
+    send,
+    pending,
+    complete,
+    get sent() {
+      return sent;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+  };
+}
+
+const buffers = (n: number): Buf[] => Array.from({ length: n }, (_, id) => ({ id, holds: -1 }));
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Answers calls one at a time: once `full` are pending, or when no new call came in a tick. */
+async function drain(side: ReturnType<typeof fakeSidecar>, run: Promise<unknown>, order: 'fifo' | 'lifo' = 'fifo', full = 1) {
+  let done = false;
+  void run.finally(() => (done = true)).catch(() => undefined);
+  let lastSent = -1;
+  while (!done) {
+    await tick();
+    if (side.pending.length < full && side.sent !== lastSent) {
+      lastSent = side.sent;
+      continue;
+    }
+    lastSent = side.sent;
+    const entry = order === 'fifo' ? side.pending.shift() : side.pending.pop();
+    if (entry) side.complete(entry);
+  }
+}
+
+describe('runCountPipeline', () => {
+  it.each([
+    [1, 1],
+    [7, 2],
+    [256, 3],
+    [13, 1],
+  ])('counts every index once (batch %i, depth %i), never more than depth calls in flight', async (batchSize, depth) => {
+    const side = fakeSidecar(10);
+    const produced: Array<[number, number]> = [];
+    const run = runCountPipeline<Buf>({
+      start: 5,
+      end: 305,
+      batchSize,
+      depth,
+      buffers: buffers(depth + 1),
+      classes: 10,
+      produce: (b) => {
+        b.buffer.holds = b.index;
+        produced.push([b.start, b.count]);
+      },
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    await drain(side, run, 'lifo', depth);
+    const result = await run;
+    expect(result.samples).toBe(300);
+    expect(result.counts).toEqual(Array(10).fill(30));
+    expect(result.batches).toBe(Math.ceil(300 / batchSize));
+    expect(side.maxInFlight).toBeLessThanOrEqual(depth);
+    expect(side.maxInFlight).toBe(Math.min(depth, result.batches));
+    // contiguous, in order
+    let next = 5;
+    for (const [s, c] of produced) {
+      expect(s).toBe(next);
+      next += c;
+    }
+    expect(next).toBe(305);
+  });
+
+  it('prepares the next batch while depth calls are in flight', async () => {
+    const side = fakeSidecar(2);
+    let produced = 0;
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 100,
+      batchSize: 10,
+      depth: 2,
+      buffers: buffers(3),
+      classes: 2,
+      produce: (b) => {
+        b.buffer.holds = b.index;
+        produced++;
+      },
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    for (let i = 0; i < 5; i++) await tick();
+    expect(side.sent).toBe(2);
+    expect(produced).toBe(3);
+    await drain(side, run);
+    await run;
+  });
+
+  it('stops at the batch boundary when checkpoint throws and cancels the calls in flight', async () => {
+    const side = fakeSidecar(2);
+    let stop = false;
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 1000,
+      batchSize: 10,
+      depth: 2,
+      buffers: buffers(3),
+      classes: 2,
+      produce: (b) => void (b.buffer.holds = b.index),
+      send: side.send,
+      checkpoint: () => {
+        if (stop) throw new Error('stop');
+      },
+    });
+    await tick();
+    side.complete(side.pending.shift()!);
+    await tick();
+    stop = true;
+    const sentAtStop = side.sent;
+    side.complete(side.pending.shift()!);
+    await expect(run).rejects.toThrow('stop');
+    expect(side.sent).toBe(sentAtStop);
+    expect(side.pending.every((p) => p.cancelled)).toBe(true);
+  });
+
+  it('an abort cancels the awaited call at once and rejects with the reason', async () => {
+    const side = fakeSidecar(2);
+    const controller = new AbortController();
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 1000,
+      batchSize: 10,
+      depth: 3,
+      buffers: buffers(4),
+      classes: 2,
+      signal: controller.signal,
+      produce: (b) => void (b.buffer.holds = b.index),
+      send: side.send,
+      checkpoint: () => controller.signal.throwIfAborted(),
+    });
+    for (let i = 0; i < 5; i++) await tick();
+    expect(side.pending).toHaveLength(3);
+    controller.abort(new Error('caller went away'));
+    await expect(run).rejects.toThrow('caller went away');
+    expect(side.pending.every((p) => p.cancelled)).toBe(true);
+    expect(side.sent).toBe(3);
+  });
+
+  it('rejects labels outside the classes', async () => {
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 3,
+      batchSize: 3,
+      depth: 1,
+      buffers: buffers(2),
+      classes: 2,
+      produce: () => undefined,
+      send: () => ({ labels: Promise.resolve([0, 1, 2]), cancel: () => undefined }),
+      checkpoint: () => undefined,
+    });
+    await expect(run).rejects.toThrow(LabelRangeError);
+  });
+
+  it('a failed call fails the run at once, even while an earlier call is still awaited', async () => {
+    let n = 0;
+    const cancelled: number[] = [];
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 100,
+      batchSize: 10,
+      depth: 3,
+      buffers: buffers(4),
+      classes: 2,
+      produce: () => undefined,
+      send: () => {
+        const id = ++n;
+        return {
+          labels: id === 2 ? Promise.reject(new Error('boom')) : new Promise<number[]>(() => undefined),
+          cancel: () => void cancelled.push(id),
+        };
+      },
+      checkpoint: () => undefined,
+    });
+    await expect(run).rejects.toThrow('boom');
+    expect(n).toBeLessThanOrEqual(3);
+    expect(cancelled).toContain(1);
+  });
+
+  it('shared permits bound the calls in flight of concurrent runs, and every run completes', async () => {
+    const side = fakeSidecar(4);
+    const permits = new Permits(3);
+    const runs = [0, 1, 2, 3].map((k) =>
+      runCountPipeline<Buf>({
+        start: k * 1000,
+        end: k * 1000 + 200,
+        batchSize: 10,
+        depth: 2,
+        buffers: buffers(3),
+        classes: 4,
+        permits,
+        produce: (b) => void (b.buffer.holds = b.index),
+        send: side.send,
+        checkpoint: () => undefined,
+      }),
+    );
+    const all = Promise.all(runs);
+    await drain(side, all, 'fifo', 3);
+    const results = await all;
+    expect(results.map((r) => r.samples)).toEqual([200, 200, 200, 200]);
+    expect(side.maxInFlight).toBe(3);
+    expect(permits.free).toBe(3);
+  });
+
+  it('an abort while waiting for a permit rejects with the reason and leaks no permit', async () => {
+    const permits = new Permits(1);
+    await permits.acquire();
+    const controller = new AbortController();
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 10,
+      batchSize: 10,
+      depth: 1,
+      buffers: buffers(2),
+      classes: 2,
+      permits,
+      signal: controller.signal,
+      produce: () => undefined,
+      send: () => ({ labels: Promise.resolve(new Array(10).fill(0)), cancel: () => undefined }),
+      checkpoint: () => controller.signal.throwIfAborted(),
+    });
+    await tick();
+    expect(permits.waiting).toBe(1);
+    controller.abort(new Error('gone'));
+    await expect(run).rejects.toThrow('gone');
+    expect(permits.waiting).toBe(0);
+    permits.release();
+    expect(permits.free).toBe(1);
+  });
+});
+
+describe('Permits', () => {
+  it('grants in FIFO order and refuses a release without an acquire', async () => {
+    const p = new Permits(1);
+    await p.acquire();
+    const order: number[] = [];
+    const a = p.acquire().then(() => order.push(1));
+    const b = p.acquire().then(() => order.push(2));
+    p.release();
+    await a;
+    p.release();
+    await b;
+    expect(order).toEqual([1, 2]);
+    p.release();
+    expect(() => p.release()).toThrow();
+  });
+});

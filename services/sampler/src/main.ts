@@ -1,0 +1,4 @@
+// The sampler process: telemetry first (before grpc-js loads), then the service module.
+import { bootstrap } from '@glcert/telemetry';
+
+void bootstrap('sampler', () => import('./serve'));

@@ -1,0 +1,230 @@
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import * as path from 'node:path';
+import { DataType, Distribution, encodeFloat32Tensor, type samplingV1 } from '@glcert/contracts';
+import { decodeStatus, deadlineIn } from '@glcert/runtime';
+import { sampleNormals } from '@glcert/stats';
+import { applyTransform, TRANSFORMS } from '@glcert/transforms';
+import {
+  CB_SMOOTHING,
+  CHW,
+  count,
+  countRequest,
+  failure,
+  MODEL,
+  MODELS_DIR,
+  startHarness,
+  testImage,
+  waitFor,
+  type Harness,
+} from './testing/harness';
+
+const DEPTH = 2;
+
+async function expectInvalid(h: Harness, over: Partial<samplingV1.CountSamplesRequest>, field: string): Promise<void> {
+  const err = await failure(count(h.client, countRequest(over)));
+  expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+  expect(err.details).toContain(field);
+  const fields = decodeStatus(err)?.badRequest?.fieldViolations.map((v) => v.field) ?? [];
+  expect(fields.some((f) => f.startsWith(field))).toBe(true);
+}
+
+describe('SamplingService over loopback (real inference sidecar, cifar-resnet20-shape)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ pipelineDepth: DEPTH });
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  describe('CountSamples', () => {
+    let reference: bigint[];
+
+    beforeAll(async () => {
+      reference = (await count(h.client, countRequest({ batchSize: 256 }))).classCounts;
+    });
+
+    it('counts agree with onnxruntime run directly on independently transformed samples', async () => {
+      const spec = TRANSFORMS.cb;
+      const image = testImage();
+      const n = 300;
+      const elements = CHW[0] * CHW[1] * CHW[2];
+      const batch = new Float32Array(n * elements);
+      const z = new Float64Array(spec.normalsPerSample);
+      const y = new Float64Array(2);
+      for (let i = 0; i < n; i++) {
+        sampleNormals(42n, 1, i, spec.normalsPerSample, z);
+        spec.resolve(spec.identity, [0.6, 0.6], z, y);
+        batch.set(applyTransform('cb', image, { channels: 3, height: 32, width: 32 }, y), i * elements);
+      }
+      const session = await ort.InferenceSession.create(path.join(MODELS_DIR, MODEL, 'model.onnx'));
+      const out = await session.run({ input: new ort.Tensor('float32', batch, [n, ...CHW]) });
+      await session.release();
+      const logits = out.logits.data as Float32Array;
+      const expected = new Array<number>(10).fill(0);
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(logits.subarray(i * 10, i * 10 + 10));
+        expected[row.indexOf(Math.max(...row))]++;
+      }
+      expect(reference.map(Number)).toEqual(expected);
+    });
+
+    it.each([1, 7, 256])('counts do not depend on the batch size (%i)', async (batchSize) => {
+      const res = await count(h.client, countRequest({ batchSize }));
+      expect(res.classCounts).toEqual(reference);
+      expect(res.samplesCount).toBe(300n);
+      expect(res.batchesCount).toBe(Math.ceil(300 / batchSize));
+      expect(res.computeSeconds).toBeGreaterThan(0);
+    });
+
+    it('counts of a range split in three add up to the counts of the whole range', async () => {
+      const parts = await Promise.all(
+        [
+          [0n, 101n],
+          [101n, 150n],
+          [150n, 300n],
+        ].map(([a, b]) => count(h.client, countRequest({ startIndex: a, endIndex: b, batchSize: 32 }))),
+      );
+      const sum = reference.map((_, c) => parts.reduce((acc, p) => acc + p.classCounts[c]!, 0n));
+      expect(sum).toEqual(reference);
+    });
+
+    it('a cancelled call stops within one batch: at most pipeline-depth sidecar batches after the cancel', async () => {
+      const before = h.inference.stats.batchesRun;
+      const classifyBefore = h.sampler.stats.classifyCalls;
+      const call = h.client.countSamples(countRequest({ endIndex: 200_000n, batchSize: 8 }), () => undefined);
+      await waitFor(() => h.inference.stats.batchesRun >= before + 1);
+      call.cancel();
+      const atCancel = h.inference.stats.batchesRun;
+      await waitFor(() => h.sampler.stats.activeCounts === 0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(h.inference.stats.batchesRun - atCancel).toBeLessThanOrEqual(DEPTH);
+      // and the sampler itself sent no more than depth calls past the first answered batch
+      expect(h.sampler.stats.classifyCalls - classifyBefore).toBeLessThanOrEqual(1 + DEPTH + DEPTH);
+    });
+
+    it('an expired deadline stops the work too', async () => {
+      const classifyBefore = h.sampler.stats.classifyCalls;
+      const err = await failure(count(h.client, countRequest({ endIndex: 200_000n, batchSize: 8 }), { deadline: deadlineIn(150) }));
+      expect(grpc.status[err.code]).toBe('DEADLINE_EXCEEDED');
+      await waitFor(() => h.sampler.stats.activeCounts === 0, 2_000);
+      const after = h.sampler.stats.classifyCalls;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(h.sampler.stats.classifyCalls).toBe(after);
+      // 150 ms at ~1.5k images/s is a few hundred images, far from 200k
+      expect((after - classifyBefore) * 8).toBeLessThan(5_000);
+    });
+
+    it('unknown model: NOT_FOUND', async () => {
+      const err = await failure(count(h.client, countRequest({ model: 'no-such-model' })));
+      expect(grpc.status[err.code]).toBe('NOT_FOUND');
+      expect(err.details).toContain('no-such-model');
+    });
+
+    it.each<[string, Partial<samplingV1.CountSamplesRequest>, string]>([
+      ['empty model', { model: '' }, 'model'],
+      ['image missing', { image: undefined }, 'image'],
+      ['rank-2 image', { image: encodeFloat32Tensor(new Float32Array(32 * 32), [32, 32]) }, 'image.shape'],
+      ['image of the wrong size for the model', { image: encodeFloat32Tensor(new Float32Array(28 * 28), [1, 28, 28]) }, 'image.shape'],
+      [
+        'raw_contents shorter than the shape',
+        { image: { shape: [3n, 32n, 32n], dataType: DataType.DATA_TYPE_FLOAT32, rawContents: Buffer.alloc(100) } },
+        'image.raw_contents',
+      ],
+      ['unspecified data type', { image: { shape: [3n, 32n, 32n], dataType: DataType.DATA_TYPE_UNSPECIFIED, rawContents: Buffer.alloc(3 * 32 * 32 * 4) } }, 'image.data_type'],
+      ['NaN in the image', { image: encodeFloat32Tensor(testImage().map((v, i) => (i === 77 ? NaN : v)), CHW) }, 'image.raw_contents'],
+      ['infinity in the image', { image: encodeFloat32Tensor(testImage().map((v, i) => (i === 5 ? Infinity : v)), CHW) }, 'image.raw_contents'],
+      ['threat model missing', { threatModel: undefined }, 'threat_model'],
+      ['unknown transform', { threatModel: { ...CB_SMOOTHING, transform: 'zoom' } }, 'threat_model.transform'],
+      ['smoothing missing', { threatModel: { ...CB_SMOOTHING, smoothing: [] } }, 'threat_model.smoothing'],
+      [
+        'sigma zero',
+        { threatModel: { ...CB_SMOOTHING, smoothing: [CB_SMOOTHING.smoothing[0]!, { ...CB_SMOOTHING.smoothing[1]!, sigma: 0 }] } },
+        'threat_model.smoothing[1].sigma',
+      ],
+      [
+        'sigma NaN',
+        { threatModel: { ...CB_SMOOTHING, smoothing: [{ ...CB_SMOOTHING.smoothing[0]!, sigma: NaN }, CB_SMOOTHING.smoothing[1]!] } },
+        'threat_model.smoothing[0].sigma',
+      ],
+      [
+        'wrong law for the parameter',
+        {
+          threatModel: {
+            ...CB_SMOOTHING,
+            smoothing: [{ ...CB_SMOOTHING.smoothing[0]!, distribution: Distribution.DISTRIBUTION_NORMAL }, CB_SMOOTHING.smoothing[1]!],
+          },
+        },
+        'threat_model.smoothing[0].distribution',
+      ],
+      [
+        'unknown parameter',
+        { threatModel: { ...CB_SMOOTHING, smoothing: [...CB_SMOOTHING.smoothing, { name: 'g', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: 1 }] } },
+        'threat_model.smoothing[2].name',
+      ],
+      ['negative start', { startIndex: -1n }, 'start_index'],
+      ['empty range', { startIndex: 10n, endIndex: 10n }, 'end_index'],
+      ['reversed range', { startIndex: 10n, endIndex: 5n }, 'end_index'],
+      ['range over SAMPLER_MAX_RANGE', { startIndex: 0n, endIndex: 5_000_000n }, 'end_index'],
+      ['negative batch size', { batchSize: -1 }, 'batch_size'],
+      ['negative seed', { seed: -1n }, 'seed'],
+    ])('%s: INVALID_ARGUMENT naming the field', async (_name, over, field) => {
+      await expectInvalid(h, over, field);
+    });
+  });
+
+  describe('SampleTransforms', () => {
+    const call = (req: Partial<samplingV1.SampleTransformsRequest>) =>
+      new Promise<samplingV1.SampleTransformsResponse>((resolve, reject) =>
+        h.client.sampleTransforms(
+          { image: encodeFloat32Tensor(testImage(), CHW), threatModel: CB_SMOOTHING, seed: 42n, stream: 1, startIndex: 10n, count: 3, ...req },
+          (err, res) => (err ? reject(err) : resolve(res!)),
+        ),
+      );
+
+    it('returns the transformed images with the parameters of samples start..start+count', async () => {
+      const res = await call({});
+      expect(res.samples.map((s) => s.index)).toEqual([10n, 11n, 12n]);
+      const z = new Float64Array(2);
+      const y = new Float64Array(2);
+      for (const s of res.samples) {
+        sampleNormals(42n, 1, Number(s.index), 2, z);
+        TRANSFORMS.cb.resolve([1, 0], [0.6, 0.6], z, y);
+        expect(s.parameterNames).toEqual(['k', 'b']);
+        expect(s.parameterValues).toEqual(Array.from(y));
+        expect(s.image?.shape).toEqual([3n, 32n, 32n]);
+        const raw = s.image!.rawContents;
+        const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+        expect(values).toEqual(applyTransform('cb', testImage(), { channels: 3, height: 32, width: 32 }, y));
+      }
+    });
+
+    it('caps count at 16 and rejects count 0', async () => {
+      expect((await call({ count: 100 })).samples).toHaveLength(16);
+      const err = await failure(call({ count: 0 }));
+      expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+      expect(err.details).toContain('count');
+    });
+  });
+
+  describe('GetModel', () => {
+    const getModel = (model: string) =>
+      new Promise<samplingV1.GetModelResponse>((resolve, reject) =>
+        h.client.getModel({ model }, (err, res) => (err ? reject(err) : resolve(res!))),
+      );
+
+    it("passes the sidecar's metadata through", async () => {
+      const res = await getModel(MODEL);
+      expect(res.metadata).toEqual(h.inference.models().find((m) => m.name === MODEL));
+      expect(res.metadata?.classNames).toHaveLength(10);
+    });
+
+    it('unknown model: NOT_FOUND', async () => {
+      const err = await failure(getModel('no-such-model'));
+      expect(grpc.status[err.code]).toBe('NOT_FOUND');
+    });
+  });
+});

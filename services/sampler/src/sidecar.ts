@@ -1,0 +1,115 @@
+// The inference sidecar as the sampler sees it: cached model metadata, Classify on
+// pre-serialized requests, and its health.
+import * as grpc from '@grpc/grpc-js';
+import { InferenceServiceClient, inferenceV1 } from '@glcert/contracts';
+import {
+  checkHealth,
+  createClient,
+  createHealthClient,
+  NotFoundError,
+  type HealthClient,
+  type HealthStatus,
+} from '@glcert/runtime';
+
+export const CLASSIFY_PATH = '/glcert.inference.v1.InferenceService/Classify';
+
+export interface SidecarOptions {
+  address: string;
+  maxSendMessageBytes: number;
+  maxReceiveMessageBytes: number;
+  /** How long metadata stays cached (ms). */
+  modelCacheMs: number;
+}
+
+/** A Classify in flight. */
+export interface ClassifyCall {
+  labels: Promise<number[]>;
+  cancel(): void;
+}
+
+interface CacheEntry {
+  at: number;
+  metadata: Promise<inferenceV1.ModelMetadata>;
+}
+
+const identity = (b: Buffer): Buffer => b;
+const decodeClassify = (b: Buffer): inferenceV1.ClassifyResponse => inferenceV1.ClassifyResponse.decode(b);
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number';
+}
+
+export class Sidecar {
+  readonly client: InferenceServiceClient;
+  readonly health: HealthClient;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(private readonly options: SidecarOptions) {
+    const limits = { maxSendMessageBytes: options.maxSendMessageBytes, maxReceiveMessageBytes: options.maxReceiveMessageBytes };
+    this.client = createClient(InferenceServiceClient, options.address, { ...limits, loadBalancing: 'pick_first' });
+    this.health = createHealthClient(options.address, { loadBalancing: 'pick_first' });
+  }
+
+  /**
+   * The sidecar's metadata for `model`, cached for `modelCacheMs`. NOT_FOUND becomes a
+   * NotFoundError (reason MODEL_NOT_FOUND); failures are not cached.
+   */
+  getModelMetadata(model: string, deadline: Date): Promise<inferenceV1.ModelMetadata> {
+    const now = Date.now();
+    const hit = this.cache.get(model);
+    if (hit && now - hit.at <= this.options.modelCacheMs) return hit.metadata;
+    const metadata = new Promise<inferenceV1.ModelMetadata>((resolve, reject) => {
+      this.client.getModelMetadata({ name: model }, new grpc.Metadata(), { deadline }, (err, res) => {
+        if (err) {
+          reject(
+            err.code === grpc.status.NOT_FOUND
+              ? new NotFoundError(`model '${model}' is not served by the inference sidecar`, { reason: 'MODEL_NOT_FOUND', metadata: { model } })
+              : err,
+          );
+        } else if (!res?.metadata) {
+          reject(new Error(`inference sidecar returned no metadata for model '${model}'`));
+        } else {
+          resolve(res.metadata);
+        }
+      });
+    });
+    const entry = { at: now, metadata };
+    this.cache.set(model, entry);
+    metadata.catch(() => {
+      if (this.cache.get(model) === entry) this.cache.delete(model);
+    });
+    return metadata;
+  }
+
+  /** Classify with an already serialized ClassifyRequest (see ClassifyRequestBuffer). */
+  classify(message: Buffer, deadline: Date): ClassifyCall {
+    let call: grpc.ClientUnaryCall | undefined;
+    const labels = new Promise<number[]>((resolve, reject) => {
+      call = this.client.makeUnaryRequest<Buffer, inferenceV1.ClassifyResponse>(
+        CLASSIFY_PATH,
+        identity,
+        decodeClassify,
+        message,
+        new grpc.Metadata(),
+        { deadline },
+        (err, res) => (err ? reject(err) : resolve(res!.labels)),
+      );
+    });
+    return { labels, cancel: () => call?.cancel() };
+  }
+
+  /** The sidecar's readiness (`''` key); 'UNREACHABLE' when the check itself fails. */
+  async status(timeoutMs = 1_000): Promise<HealthStatus | 'UNREACHABLE'> {
+    try {
+      return await checkHealth(this.health, '', timeoutMs);
+    } catch (err) {
+      if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return 'SERVICE_UNKNOWN';
+      return 'UNREACHABLE';
+    }
+  }
+
+  close(): void {
+    this.client.close();
+    this.health.close();
+  }
+}

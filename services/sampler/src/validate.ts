@@ -1,0 +1,198 @@
+// Request validation: every problem becomes a field violation named by its proto path
+// (`image.shape`, `threat_model.smoothing[1].sigma`, `end_index`, ...); all of a request's
+// problems are reported at once as one INVALID_ARGUMENT.
+import {
+  decodeFloat32Tensor,
+  Distribution,
+  TensorFormatError,
+  type samplingV1,
+  type Tensor,
+  type ThreatModel,
+} from '@glcert/contracts';
+import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
+import { isTransformKey, TRANSFORM_KEYS, TRANSFORMS, type ImageShape, type Law, type TransformSpec } from '@glcert/transforms';
+
+/** Largest sample index the generator and the JS number maths take exactly. */
+const INDEX_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const SEED_MAX = (1n << 63n) - 1n;
+const STREAM_MAX = 0x7fffffff;
+
+/** Most images SampleTransforms returns; larger requests are capped. */
+export const SAMPLE_TRANSFORMS_MAX = 16;
+
+const LAW_DISTRIBUTION: Record<Law, Distribution> = {
+  normal: Distribution.DISTRIBUTION_NORMAL,
+  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
+  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
+};
+
+/** The generator's key and the image to transform: what every sampling RPC needs. */
+export interface SamplingInput {
+  image: Float32Array;
+  shape: ImageShape;
+  spec: TransformSpec;
+  /** Sigma per parameter, in `spec.params` order. */
+  sigma: number[];
+  seed: bigint;
+  stream: number;
+}
+
+export interface CountInput extends SamplingInput {
+  model: string;
+  start: number;
+  end: number;
+  /** Requested batch size; 0 means the server default. */
+  batchSize: number;
+}
+
+export interface SampleTransformsInput extends SamplingInput {
+  start: number;
+  count: number;
+}
+
+class Violations {
+  readonly list: FieldViolation[] = [];
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+  throwIfAny(): void {
+    if (this.list.length > 0) throw InvalidArgumentError.of(this.list);
+  }
+}
+
+function checkImage(tensor: Tensor | undefined, v: Violations): { image: Float32Array; shape: ImageShape } | undefined {
+  if (tensor === undefined) {
+    v.add('image', 'is required (a float32 CHW tensor)');
+    return undefined;
+  }
+  let decoded;
+  try {
+    decoded = decodeFloat32Tensor(tensor);
+  } catch (err) {
+    if (err instanceof TensorFormatError) {
+      v.add(`image.${err.field}`, err.message);
+      return undefined;
+    }
+    throw err;
+  }
+  const dims = decoded.shape;
+  if (dims.length !== 3 || dims.some((d) => d < 1)) {
+    v.add('image.shape', `must be [C, H, W] with positive sizes, got [${dims.join(', ')}]`);
+    return undefined;
+  }
+  const data = decoded.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      v.add('image.raw_contents', `must hold finite values; element ${i} is ${data[i]}`);
+      return undefined;
+    }
+  }
+  return { image: data, shape: { channels: dims[0]!, height: dims[1]!, width: dims[2]! } };
+}
+
+function checkThreatModel(tm: ThreatModel | undefined, v: Violations): { spec: TransformSpec; sigma: number[] } | undefined {
+  if (tm === undefined) {
+    v.add('threat_model', 'is required (transform and smoothing)');
+    return undefined;
+  }
+  if (!isTransformKey(tm.transform)) {
+    v.add('threat_model.transform', `unknown transform ${JSON.stringify(tm.transform)} (expected one of ${TRANSFORM_KEYS.join(', ')})`);
+    return undefined;
+  }
+  const spec = TRANSFORMS[tm.transform];
+  const names: readonly string[] = spec.params;
+  const sigma = new Array<number>(names.length).fill(NaN);
+  let ok = true;
+  tm.smoothing.forEach((s, i) => {
+    const field = `threat_model.smoothing[${i}]`;
+    const at = names.indexOf(s.name);
+    if (at < 0) {
+      v.add(`${field}.name`, `unknown parameter ${JSON.stringify(s.name)} for transform '${spec.key}' (expected ${names.join(', ')})`);
+      ok = false;
+      return;
+    }
+    if (!Number.isNaN(sigma[at])) {
+      v.add(`${field}.name`, `parameter '${s.name}' appears more than once`);
+      ok = false;
+      return;
+    }
+    const law = spec.laws[at]!;
+    if (s.distribution !== LAW_DISTRIBUTION[law]) {
+      v.add(
+        `${field}.distribution`,
+        `parameter '${s.name}' of transform '${spec.key}' is smoothed with ${Distribution[LAW_DISTRIBUTION[law]]}, got ${Distribution[s.distribution] ?? s.distribution}`,
+      );
+      ok = false;
+    }
+    if (!Number.isFinite(s.sigma) || !(s.sigma > 0)) {
+      v.add(`${field}.sigma`, `must be a finite number > 0, got ${s.sigma}`);
+      ok = false;
+    }
+    sigma[at] = s.sigma;
+  });
+  const missing = names.filter((_, i) => Number.isNaN(sigma[i]));
+  if (missing.length > 0) {
+    v.add('threat_model.smoothing', `transform '${spec.key}' needs one entry per parameter; missing ${missing.join(', ')}`);
+    ok = false;
+  }
+  return ok ? { spec, sigma } : undefined;
+}
+
+function checkSeedStream(seed: bigint, stream: number, v: Violations): void {
+  if (seed < 0n || seed > SEED_MAX) v.add('seed', `must be in [0, 2^63 - 1], got ${seed}`);
+  if (!Number.isInteger(stream) || stream < 0 || stream > STREAM_MAX) v.add('stream', `must be >= 0, got ${stream}`);
+}
+
+export interface CountLimits {
+  /** Most samples in one CountSamples call. */
+  maxRange: number;
+}
+
+/** Checks a CountSamplesRequest; throws one INVALID_ARGUMENT naming every bad field. */
+export function validateCountRequest(req: samplingV1.CountSamplesRequest, limits: CountLimits): CountInput {
+  const v = new Violations();
+  if (req.model.trim() === '') v.add('model', 'is required (a model name served by the inference sidecar)');
+  const image = checkImage(req.image, v);
+  const tm = checkThreatModel(req.threatModel, v);
+  checkSeedStream(req.seed, req.stream, v);
+  const { startIndex, endIndex } = req;
+  if (startIndex < 0n) v.add('start_index', `must be >= 0, got ${startIndex}`);
+  if (endIndex <= startIndex) v.add('end_index', `must be greater than start_index (${startIndex}), got ${endIndex}`);
+  else if (endIndex > INDEX_MAX) v.add('end_index', `must be <= 2^53 - 1, got ${endIndex}`);
+  else if (endIndex - startIndex > BigInt(limits.maxRange)) {
+    v.add('end_index', `end_index - start_index must be <= ${limits.maxRange} (SAMPLER_MAX_RANGE), got ${endIndex - startIndex}; split the range`);
+  }
+  if (!Number.isInteger(req.batchSize) || req.batchSize < 0) v.add('batch_size', `must be >= 0 (0: server default), got ${req.batchSize}`);
+  v.throwIfAny();
+  return {
+    model: req.model,
+    ...image!,
+    ...tm!,
+    seed: req.seed,
+    stream: req.stream,
+    start: Number(startIndex),
+    end: Number(endIndex),
+    batchSize: req.batchSize,
+  };
+}
+
+/** Checks a SampleTransformsRequest; `count` is capped at SAMPLE_TRANSFORMS_MAX. */
+export function validateSampleTransformsRequest(req: samplingV1.SampleTransformsRequest): SampleTransformsInput {
+  const v = new Violations();
+  const image = checkImage(req.image, v);
+  const tm = checkThreatModel(req.threatModel, v);
+  checkSeedStream(req.seed, req.stream, v);
+  if (req.startIndex < 0n || req.startIndex > INDEX_MAX - BigInt(SAMPLE_TRANSFORMS_MAX)) {
+    v.add('start_index', `must be in [0, 2^53 - 1 - ${SAMPLE_TRANSFORMS_MAX}], got ${req.startIndex}`);
+  }
+  if (!Number.isInteger(req.count) || req.count < 1) v.add('count', `must be >= 1, got ${req.count}`);
+  v.throwIfAny();
+  return {
+    ...image!,
+    ...tm!,
+    seed: req.seed,
+    stream: req.stream,
+    start: Number(req.startIndex),
+    count: Math.min(req.count, SAMPLE_TRANSFORMS_MAX),
+  };
+}
