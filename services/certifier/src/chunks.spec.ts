@@ -1,0 +1,58 @@
+import fc from 'fast-check';
+import { addCounts, argmaxLowest, mergeCounts, splitRange, sum } from './chunks';
+
+describe('splitRange', () => {
+  it('covers [0, count) with consecutive chunks of at most size', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1, max: 5_000 }), (count, size) => {
+        const chunks = splitRange(1, count, size);
+        let next = 0;
+        for (const c of chunks) {
+          expect(c.stream).toBe(1);
+          expect(c.start).toBe(next);
+          expect(c.end - c.start).toBeGreaterThan(0);
+          expect(c.end - c.start).toBeLessThanOrEqual(size);
+          next = c.end;
+        }
+        expect(next).toBe(count);
+        expect(chunks.length).toBe(Math.ceil(count / size));
+      }),
+    );
+  });
+
+  it('rejects a bad size or count', () => {
+    expect(() => splitRange(0, 10, 0)).toThrow(RangeError);
+    expect(() => splitRange(0, -1, 5)).toThrow(RangeError);
+    expect(() => splitRange(0, 1.5, 5)).toThrow(RangeError);
+  });
+});
+
+describe('counts', () => {
+  it('merge by addition, whatever the lengths', () => {
+    expect(mergeCounts([[1n, 2n], [3, 4, 5], []])).toEqual([4, 6, 5]);
+    expect(addCounts([1], [0n, 0n, 2n])).toEqual([1, 0, 2]);
+    expect(() => addCounts([], [-1])).toThrow(RangeError);
+  });
+
+  it('merging chunk counts is independent of how the range was split', () => {
+    const counts = (a: number, b: number): number[] => {
+      const c = new Array<number>(3).fill(0);
+      for (let i = a; i < b; i++) c[(i * 7919) % 3]!++;
+      return c;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3_000 }), fc.integer({ min: 1, max: 700 }), (n, size) => {
+        const merged = mergeCounts(splitRange(0, n, size).map((c) => counts(c.start, c.end)));
+        expect(merged).toEqual(counts(0, n));
+        expect(sum(merged)).toBe(n);
+      }),
+    );
+  });
+
+  it('argmax takes the lowest class on ties', () => {
+    expect(argmaxLowest([0, 5, 5, 1])).toBe(1);
+    expect(argmaxLowest([3, 1, 3])).toBe(0);
+    expect(argmaxLowest([0, 0, 0, 9])).toBe(3);
+    expect(argmaxLowest([])).toBe(-1);
+  });
+});

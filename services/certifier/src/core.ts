@@ -1,0 +1,115 @@
+// What the handlers share: config, clients, the signing key, admission, the request cache,
+// the shutdown state, and the two ways to certify (Certify, stream items) built on
+// runCertification.
+import { createHash } from 'node:crypto';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
+import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from '@glcert/contracts';
+import type { SigningKey } from '@glcert/certificate';
+import { propagate, type Logger, type ServerCall } from '@glcert/runtime';
+import type { Admission } from './admission';
+import { fetchBound, runCertification, type CertifyResult } from './certify';
+import type { CertifierConfig } from './config';
+import type { RequestCache } from './request-cache';
+import type { CallScope, SamplerPool } from './sampler-pool';
+import { prepareInput, type InputOneof } from '@glcert/imaging';
+import type { CertifySettings } from './validate';
+
+export const TRACER = '@glcert/certifier';
+/** Cap on GetModel (a metadata lookup). */
+const GET_MODEL_TIMEOUT_MS = 15_000;
+
+export interface CertifierCore {
+  readonly cfg: CertifierConfig;
+  readonly log: Logger;
+  readonly pool: SamplerPool;
+  readonly bounds: BoundServiceClient;
+  readonly key: SigningKey;
+  readonly admission: Admission;
+  readonly cache: RequestCache<certifyV1.CertifyResponse>;
+  /** Aborted when shutdown's drain period is over: work still running ends with UNAVAILABLE. */
+  readonly closing: AbortSignal;
+  /** True from the start of shutdown: no new work is accepted. */
+  draining(): boolean;
+  /** Streams register to be told when shutdown starts. */
+  readonly streams: Set<{ drain(): void }>;
+}
+
+/** A CallScope whose calls inherit `call`'s deadline (capped at `timeoutMs`) and cancellation. */
+export function scopeOf(call: ServerCall, signal: AbortSignal, timeoutMs: number): CallScope {
+  return { callOptions: () => propagate(call, { timeoutMs }), signal };
+}
+
+export function getModel(core: CertifierCore, model: string, call: ServerCall, signal: AbortSignal): Promise<inferenceV1.ModelMetadata> {
+  return core.pool.getModel(model, scopeOf(call, signal, GET_MODEL_TIMEOUT_MS));
+}
+
+export function lookupBound(core: CertifierCore, settings: CertifySettings, call: ServerCall, signal: AbortSignal): Promise<Bound> {
+  return fetchBound(core.bounds, settings, scopeOf(call, signal, core.cfg.boundsTimeoutMs));
+}
+
+/** Fingerprint of a Certify request without its request_id (same id + other request = conflict). */
+export function requestFingerprint(req: certifyV1.CertifyRequest): string {
+  return createHash('sha256')
+    .update(certifyV1.CertifyRequest.encode({ ...req, requestId: '' }).finish())
+    .digest('hex');
+}
+
+export interface ItemWork {
+  id: string;
+  settings: CertifySettings;
+  meta: inferenceV1.ModelMetadata;
+  input: InputOneof;
+  /** Field prefix of the input in errors (`''` for Certify, `item` in a stream). */
+  inputPrefix: string;
+  seed: bigint;
+  notes: string[];
+  bound: Promise<Bound>;
+  call: ServerCall;
+  signal: AbortSignal;
+}
+
+/** Decodes the input and runs the certification. */
+export async function certifyInput(core: CertifierCore, work: ItemWork, span?: Span): Promise<CertifyResult> {
+  const input = await prepareInput(work.input, work.meta, work.inputPrefix);
+  span?.setAttribute('glcert.preprocessing_steps', input.preprocessing.length);
+  return runCertification(
+    {
+      requestId: work.id,
+      settings: work.settings,
+      meta: work.meta,
+      input,
+      seed: work.seed,
+      notes: work.notes,
+      bound: work.bound,
+    },
+    { pool: core.pool, key: core.key, chunkSize: core.cfg.chunkSize, samplerBatchSize: core.cfg.samplerBatchSize },
+    scopeOf(work.call, work.signal, core.cfg.chunkTimeoutMs),
+    span,
+  );
+}
+
+/**
+ * Runs `fn` in a new span. `root` with `links`: a new trace (a stream item, linked to its
+ * stream's span); otherwise a child of the active span. Errors mark the span and rethrow.
+ */
+export function inSpan<T>(
+  name: string,
+  options: { root?: boolean; links?: Link[]; attributes?: Record<string, string | number | boolean> },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const tracer = trace.getTracer(TRACER);
+  const parent = options.root ? ROOT_CONTEXT : context.active();
+  const span = tracer.startSpan(name, { root: options.root, links: options.links, attributes: options.attributes }, parent);
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      if (typeof code === 'number') span.setAttribute('glcert.status_code', code);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}

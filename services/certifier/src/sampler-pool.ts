@@ -1,0 +1,391 @@
+// The samplers as one pool: a client per SAMPLER_ADDRS entry (a `dns:///` entry is one
+// round-robin client over every address of the name), a fixed number of CountSamples calls in
+// flight per entry, and chunk scheduling with failover.
+//
+// Scheduling: a chunk takes a slot on the least busy entry that is neither cooling down (it
+// failed recently) nor already failed this chunk; when every such entry is busy it waits for a
+// slot (the waiters are bounded: admission control bounds the certifications, CERTIFIER_MAX_N
+// bounds their chunks). A chunk that fails with UNAVAILABLE (the sampler died, is shutting
+// down, or cannot be reached) is retried on another entry after an exponential backoff, at
+// most CERTIFIER_CHUNK_RETRIES times; any other failure ends the certification (its other
+// chunks are cancelled). Counts depend only on (seed, stream, index), so a retried chunk gives
+// the same counts as a fault-free run.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import * as grpc from '@grpc/grpc-js';
+import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
+import { createClient, NotFoundError, UnavailableError, type Logger } from '@glcert/runtime';
+import { addCounts, type Chunk } from './chunks';
+
+const TRACER = '@glcert/certifier';
+const MAX_BACKOFF_MS = 2_000;
+
+export interface SamplerPoolOptions {
+  /** SAMPLER_ADDRS entries. */
+  addrs: readonly string[];
+  /** Calls in flight per entry. */
+  concurrency: number;
+  /** Retries of a call that failed with UNAVAILABLE. */
+  retries: number;
+  /** First backoff; doubles per retry (capped at 2 s), with +-25 % jitter. */
+  backoffMs: number;
+  maxReceiveMessageBytes?: number;
+  maxSendMessageBytes?: number;
+  /** Deadline of calls that get none from their caller. */
+  defaultDeadlineMs?: number;
+  log?: Logger;
+}
+
+/** Per-call options: deadline and cancellation from the caller, and our own abort. */
+export interface CallScope {
+  /** Fresh options for each attempt (e.g. `() => propagate(call, { timeoutMs })`). */
+  callOptions: () => grpc.CallOptions;
+  /** Aborting it cancels the calls in flight and stops retries. */
+  signal: AbortSignal;
+}
+
+export interface EndpointStats {
+  address: string;
+  /** Calls started (retries included). */
+  calls: number;
+  /** Calls that failed with a retryable code. */
+  failures: number;
+  inflight: number;
+}
+
+interface Endpoint {
+  readonly address: string;
+  readonly client: SamplingServiceClient;
+  inflight: number;
+  calls: number;
+  failures: number;
+  /** Consecutive failures (drives the cooldown). */
+  strikes: number;
+  coolUntil: number;
+}
+
+interface StartedCall<T> {
+  call: { cancel(): void };
+  result: Promise<T>;
+}
+
+interface Waiter {
+  exclude: ReadonlySet<Endpoint>;
+  resolve(ep: Endpoint): void;
+  reject(err: unknown): void;
+  signal: AbortSignal;
+  onAbort(): void;
+}
+
+export function grpcCode(err: unknown): grpc.status | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'number' && 'metadata' in err ? (code as grpc.status) : undefined;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new UnavailableError('certification aborted');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class SamplerPool {
+  readonly #endpoints: Endpoint[];
+  readonly #waiters: Waiter[] = [];
+  readonly #opts: SamplerPoolOptions;
+  #rotation = 0;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: SamplerPoolOptions) {
+    if (options.addrs.length === 0) throw new Error('SamplerPool: no sampler address');
+    this.#opts = options;
+    this.#endpoints = options.addrs.map((address) => ({
+      address,
+      client: createClient(SamplingServiceClient, address, {
+        maxReceiveMessageBytes: options.maxReceiveMessageBytes,
+        maxSendMessageBytes: options.maxSendMessageBytes,
+        defaultDeadlineMs: options.defaultDeadlineMs,
+        loadBalancing: 'round_robin',
+      }),
+      inflight: 0,
+      calls: 0,
+      failures: 0,
+      strikes: 0,
+      coolUntil: 0,
+    }));
+  }
+
+  get size(): number {
+    return this.#endpoints.length;
+  }
+
+  stats(): EndpointStats[] {
+    return this.#endpoints.map(({ address, calls, failures, inflight }) => ({ address, calls, failures, inflight }));
+  }
+
+  /** Model metadata from any sampler (failover on UNAVAILABLE); NOT_FOUND for an unknown model. */
+  async getModel(model: string, scope: CallScope): Promise<inferenceV1.ModelMetadata> {
+    const res = await this.#withFailover(
+      `GetModel(${model})`,
+      false,
+      scope,
+      (ep, options) => {
+        let call!: grpc.ClientUnaryCall;
+        const result = new Promise<samplingV1.GetModelResponse>((resolve, reject) => {
+          call = ep.client.getModel({ model }, new grpc.Metadata(), options, (err, r) => (err ? reject(err) : resolve(r)));
+        });
+        return { call, result };
+      },
+    ).catch((err: unknown) => {
+      if (grpcCode(err) === grpc.status.NOT_FOUND) throw new NotFoundError(`model '${model}' is not served by the samplers`, { reason: 'MODEL_NOT_FOUND', metadata: { model } });
+      throw err;
+    });
+    if (!res.metadata) throw new Error(`GetModel(${model}): response without metadata`);
+    return res.metadata;
+  }
+
+  /**
+   * Class counts of every chunk, summed. The chunks run concurrently over the pool; the first
+   * failure that is not retried aborts the others and is thrown.
+   */
+  async countChunks(
+    base: Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>,
+    chunks: readonly Chunk[],
+    scope: CallScope,
+  ): Promise<number[]> {
+    const local = new AbortController();
+    const onOuterAbort = (): void => local.abort(abortReason(scope.signal));
+    if (scope.signal.aborted) onOuterAbort();
+    else scope.signal.addEventListener('abort', onOuterAbort, { once: true });
+    const inner: CallScope = { callOptions: scope.callOptions, signal: local.signal };
+    const total: number[] = [];
+    try {
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          try {
+            const counts = await this.#countChunk(base, chunk, inner);
+            addCounts(total, counts);
+          } catch (err) {
+            if (!local.signal.aborted) local.abort(err);
+            throw err;
+          }
+        }),
+      );
+    } catch (err) {
+      // the first failure, not the abort it caused in its siblings
+      throw local.signal.aborted ? local.signal.reason : err;
+    } finally {
+      scope.signal.removeEventListener('abort', onOuterAbort);
+    }
+    return total;
+  }
+
+  async #countChunk(
+    base: Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>,
+    chunk: Chunk,
+    scope: CallScope,
+  ): Promise<ReadonlyArray<bigint>> {
+    const request: samplingV1.CountSamplesRequest = {
+      ...base,
+      stream: chunk.stream,
+      startIndex: BigInt(chunk.start),
+      endIndex: BigInt(chunk.end),
+    };
+    const tracer = trace.getTracer(TRACER);
+    return tracer.startActiveSpan(
+      'certifier.chunk',
+      { attributes: { 'glcert.stream': chunk.stream, 'glcert.start_index': chunk.start, 'glcert.count': chunk.end - chunk.start } },
+      async (span) => {
+        try {
+          const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, (ep, options) => {
+            span.setAttribute('glcert.sampler', ep.address);
+            let call!: grpc.ClientUnaryCall;
+            const result = new Promise<samplingV1.CountSamplesResponse>((resolve, reject) => {
+              call = ep.client.countSamples(request, new grpc.Metadata(), options, (err, r) => (err ? reject(err) : resolve(r)));
+            });
+            return { call, result };
+          }, (attempt) => span.setAttribute('glcert.attempts', attempt));
+          const expected = BigInt(chunk.end - chunk.start);
+          const counted = res.classCounts.reduce((a, b) => a + b, 0n);
+          if (counted !== expected || res.samplesCount !== expected) {
+            throw new Error(`sampler counted ${counted} (samples_count ${res.samplesCount}) of ${expected} samples in [${chunk.start}, ${chunk.end})`);
+          }
+          return res.classCounts;
+        } catch (err) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  /**
+   * Runs `fn` on an endpoint; on UNAVAILABLE marks it failed and retries on another one after
+   * a backoff. `slotted` calls take one of the endpoint's slots (and may wait for one).
+   */
+  async #withFailover<T>(
+    what: string,
+    slotted: boolean,
+    scope: CallScope,
+    fn: (ep: Endpoint, options: grpc.CallOptions) => StartedCall<T>,
+    onAttempt?: (attempt: number) => void,
+  ): Promise<T> {
+    const tried = new Set<Endpoint>();
+    for (let attempt = 0; ; attempt++) {
+      if (scope.signal.aborted) throw abortReason(scope.signal);
+      const ep = slotted ? await this.#acquire(tried, scope.signal) : this.#pick(tried, false)!;
+      if (!slotted) ep.inflight++;
+      ep.calls++;
+      onAttempt?.(attempt + 1);
+      try {
+        const result = await this.#call(ep, scope, fn);
+        ep.strikes = 0;
+        ep.coolUntil = 0;
+        return result;
+      } catch (err) {
+        if (scope.signal.aborted) throw abortReason(scope.signal);
+        if (grpcCode(err) !== grpc.status.UNAVAILABLE) throw err;
+        ep.failures++;
+        ep.strikes++;
+        ep.coolUntil = Date.now() + Math.min(MAX_BACKOFF_MS, this.#opts.backoffMs * 2 ** (ep.strikes - 1));
+        tried.add(ep);
+        if (tried.size >= this.#endpoints.length) tried.clear();
+        const message = err instanceof Error ? err.message : String(err);
+        if (attempt >= this.#opts.retries) {
+          throw new UnavailableError(`${what}: samplers unavailable after ${attempt + 1} attempt(s); last: ${message}`, {
+            reason: 'SAMPLERS_UNAVAILABLE',
+            cause: err,
+          });
+        }
+        this.#opts.log?.warn('sampler call failed, retrying elsewhere', { call: what, sampler: ep.address, attempt: attempt + 1, error: message });
+        const backoff = Math.min(MAX_BACKOFF_MS, this.#opts.backoffMs * 2 ** attempt) * (0.75 + 0.5 * Math.random());
+        await sleep(backoff, scope.signal);
+      } finally {
+        this.#release(ep);
+      }
+    }
+  }
+
+  /** One call, cancelled when the scope aborts. */
+  async #call<T>(ep: Endpoint, scope: CallScope, fn: (ep: Endpoint, options: grpc.CallOptions) => StartedCall<T>): Promise<T> {
+    const { call, result } = fn(ep, scope.callOptions());
+    const onAbort = (): void => call.cancel();
+    scope.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await result;
+    } finally {
+      scope.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Best endpoint, or undefined when none may be used now (slotted: every usable one is full). */
+  #pick(exclude: ReadonlySet<Endpoint>, slotted: boolean): Endpoint | undefined {
+    const now = Date.now();
+    const limit = slotted ? this.#opts.concurrency : Infinity;
+    const n = this.#endpoints.length;
+    const rank = (ep: Endpoint): number => (exclude.has(ep) ? 2 : 0) + (ep.coolUntil > now ? 1 : 0);
+    let best: Endpoint | undefined;
+    let bestRank = Infinity;
+    let bestLoad = Infinity;
+    let bestAny = Infinity; // best rank regardless of free slots
+    for (let k = 0; k < n; k++) {
+      const ep = this.#endpoints[(this.#rotation + k) % n]!;
+      const r = rank(ep);
+      bestAny = Math.min(bestAny, r);
+      if (ep.inflight >= limit) continue;
+      if (r < bestRank || (r === bestRank && ep.inflight < bestLoad)) {
+        best = ep;
+        bestRank = r;
+        bestLoad = ep.inflight;
+      }
+    }
+    // a healthier endpoint is only busy: wait for it rather than use a failing one
+    if (!best || bestRank > bestAny) return slotted ? undefined : best ?? this.#endpoints[this.#rotation % n];
+    this.#rotation = (this.#endpoints.indexOf(best) + 1) % n;
+    return best;
+  }
+
+  #acquire(exclude: ReadonlySet<Endpoint>, signal: AbortSignal): Promise<Endpoint> {
+    if (this.#closed) return Promise.reject(new UnavailableError('sampler pool closed'));
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    if (this.#waiters.length === 0) {
+      const ep = this.#pick(exclude, true);
+      if (ep) {
+        ep.inflight++;
+        return Promise.resolve(ep);
+      }
+    }
+    return new Promise<Endpoint>((resolve, reject) => {
+      const waiter: Waiter = {
+        exclude,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(abortReason(signal));
+        },
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#serveWaiters();
+    });
+  }
+
+  #release(ep: Endpoint): void {
+    ep.inflight--;
+    this.#serveWaiters();
+  }
+
+  /** Hands free slots to waiters in FIFO order; re-runs when a cooldown ends. */
+  #serveWaiters(): void {
+    for (let i = 0; i < this.#waiters.length; ) {
+      const w = this.#waiters[i]!;
+      const ep = this.#pick(w.exclude, true);
+      if (!ep) {
+        i++;
+        continue;
+      }
+      this.#waiters.splice(i, 1);
+      w.signal.removeEventListener('abort', w.onAbort);
+      ep.inflight++;
+      w.resolve(ep);
+    }
+    if (this.#waiters.length > 0 && !this.#wakeTimer) {
+      const now = Date.now();
+      const next = Math.min(...this.#endpoints.map((e) => (e.coolUntil > now ? e.coolUntil : Infinity)));
+      if (Number.isFinite(next)) {
+        this.#wakeTimer = setTimeout(() => {
+          this.#wakeTimer = undefined;
+          this.#serveWaiters();
+        }, next - now + 1);
+        this.#wakeTimer.unref();
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#wakeTimer);
+    for (const w of this.#waiters.splice(0)) {
+      w.signal.removeEventListener('abort', w.onAbort);
+      w.reject(new UnavailableError('sampler pool closed'));
+    }
+    for (const ep of this.#endpoints) ep.client.close();
+  }
+}

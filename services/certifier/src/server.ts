@@ -1,0 +1,242 @@
+// The certifier server: CertificationService (Certify, StreamingCertify, GetPublicKeys) on
+// the runtime's bootstrap (limits, health, graceful shutdown). Health is SERVING while at
+// least one sampler and the bound service answer SERVING.
+import { EventEmitter } from 'node:events';
+import { BoundServiceClient, CertificationServiceService, type CertificationServiceServer, type certifyV1 } from '@glcert/contracts';
+import { KeyRing, loadOrCreateSigningKey, type SigningKey } from '@glcert/certificate';
+import {
+  bidiHandler,
+  checkHealth,
+  createClient,
+  createHealthClient,
+  createLogger,
+  startService,
+  unaryHandler,
+  UnavailableError,
+  type HealthClient,
+  type Logger,
+  type RunningService,
+} from '@glcert/runtime';
+import { Admission } from './admission';
+import { certifyHandler } from './certify-handler';
+import { defaultCertifierConfig, type CertifierConfig } from './config';
+import type { CertifierCore } from './core';
+import { RequestCache } from './request-cache';
+import { SamplerPool, type EndpointStats } from './sampler-pool';
+import { streamingCertifyHandler } from './streaming';
+
+export interface StartCertifierOptions {
+  log?: Logger;
+  /** Signals that trigger a graceful shutdown; default none (main.ts passes SIGTERM, SIGINT). */
+  signals?: readonly NodeJS.Signals[];
+  /** Called after a signal-triggered shutdown; default process.exit. */
+  exit?: (code: number) => void;
+  /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). */
+  signingKey?: SigningKey;
+}
+
+export interface CertifierService {
+  readonly port: number;
+  /** `host:port`. */
+  readonly address: string;
+  /** Resolves the first time health turns SERVING (a sampler and the bound service answered SERVING). */
+  readonly ready: Promise<void>;
+  /** The current signing key's public half plus the retired keys: what GetPublicKeys returns. */
+  readonly publicKeys: KeyRing;
+  /** Key id certificates are signed with now. */
+  readonly keyId: string;
+  readonly config: Readonly<CertifierConfig>;
+  /** Certifications in progress (Certify calls + stream items). */
+  inflight(): number;
+  /** Per SAMPLER_ADDRS entry: calls, retryable failures, calls in flight. */
+  samplerStats(): EndpointStats[];
+  /** Graceful shutdown (streams drain, then the server stops); idempotent. */
+  close(): Promise<void>;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function startCertifierService(config: Partial<CertifierConfig> = {}, options: StartCertifierOptions = {}): Promise<CertifierService> {
+  const cfg: CertifierConfig = { ...defaultCertifierConfig(), ...config };
+  const log = options.log ?? createLogger('certifier');
+
+  let key = options.signingKey;
+  if (!key) {
+    const loaded = loadOrCreateSigningKey(cfg.signingKeyFile);
+    key = loaded.key;
+    log.info(loaded.created ? 'signing key generated' : 'signing key loaded', { key_id: key.publicKey.keyId, file: cfg.signingKeyFile });
+  }
+  const publicKeys = new KeyRing();
+  if (cfg.retiredKeysDir) publicKeys.addDirectory(cfg.retiredKeysDir);
+  publicKeys.add(key.publicKey);
+  const current = key.publicKey.keyId;
+
+  const clientLimits = { maxReceiveMessageBytes: cfg.maxReceiveMessageBytes, maxSendMessageBytes: cfg.maxSendMessageBytes };
+  const pool = new SamplerPool({
+    addrs: cfg.samplerAddrs,
+    concurrency: cfg.samplerConcurrency,
+    retries: cfg.chunkRetries,
+    backoffMs: cfg.retryBackoffMs,
+    defaultDeadlineMs: cfg.chunkTimeoutMs,
+    ...clientLimits,
+    log,
+  });
+  const bounds = createClient(BoundServiceClient, cfg.boundsAddr, {
+    ...clientLimits,
+    defaultDeadlineMs: cfg.boundsTimeoutMs,
+    retryUnavailable: [{ service: 'glcert.bounds.v1.BoundService', method: 'GetThreshold' }],
+  });
+  const samplerHealth: HealthClient[] = cfg.samplerAddrs.map((a) => createHealthClient(a));
+  const boundsHealth = createHealthClient(cfg.boundsAddr);
+
+  const closingController = new AbortController();
+  const stopped = new AbortController();
+  let draining = false;
+  const core: CertifierCore = {
+    cfg,
+    log,
+    pool,
+    bounds,
+    key,
+    admission: new Admission(cfg.maxInflight),
+    cache: new RequestCache<certifyV1.CertifyResponse>(cfg.requestCacheSize),
+    closing: closingController.signal,
+    draining: () => draining,
+    streams: new Set(),
+  };
+
+  const publicKeyMessages = (): certifyV1.GetPublicKeysResponse => ({
+    // the current key first, then the retired ones
+    keys: [publicKeys.get(current)!, ...publicKeys.list().filter((k) => k.keyId !== current)].map((k) => ({
+      keyId: k.keyId,
+      algorithm: k.algorithm,
+      publicKeyDer: k.der,
+      publicKeyPem: k.pem,
+    })),
+  });
+
+  const implementation: CertificationServiceServer = {
+    certify: unaryHandler(certifyHandler(core), { log }),
+    streamingCertify: bidiHandler(streamingCertifyHandler(core), { log }),
+    getPublicKeys: unaryHandler(() => publicKeyMessages(), { log }),
+  };
+
+  const closeClients = (): void => {
+    stopped.abort();
+    pool.close();
+    bounds.close();
+    for (const h of [...samplerHealth, boundsHealth]) h.close();
+  };
+
+  // signals reach the runtime through this relay, so that streams start draining first
+  const relay = new EventEmitter();
+  const signals = options.signals ?? [];
+  let drainTimer: NodeJS.Timeout | undefined;
+  const beginDrain = (): void => {
+    if (draining) return;
+    draining = true;
+    const drainMs = Math.floor(cfg.shutdownGraceMs * 0.8);
+    log.info('draining', { streams: core.streams.size, inflight: core.admission.inflight, drain_ms: drainMs });
+    for (const s of [...core.streams]) s.drain();
+    drainTimer = setTimeout(() => closingController.abort(new UnavailableError('server shutting down', { reason: 'SHUTTING_DOWN' })), drainMs);
+    drainTimer.unref();
+  };
+
+  let running: RunningService;
+  try {
+    running = await startService({
+      name: 'certifier',
+      services: [{ definition: CertificationServiceService, implementation }],
+      config: {
+        host: cfg.host,
+        port: cfg.port,
+        maxReceiveMessageBytes: cfg.maxReceiveMessageBytes,
+        maxSendMessageBytes: cfg.maxSendMessageBytes,
+        shutdownGraceMs: cfg.shutdownGraceMs,
+      },
+      log,
+      signals,
+      signalTarget: relay,
+      exit: options.exit,
+      onShutdown: () => {
+        clearTimeout(drainTimer);
+        if (!closingController.signal.aborted) closingController.abort(new UnavailableError('server shutting down', { reason: 'SHUTTING_DOWN' }));
+        closeClients();
+      },
+    });
+  } catch (err) {
+    closeClients();
+    throw err;
+  }
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    beginDrain();
+    relay.emit(signal, signal);
+  };
+  const listeners = signals.map((s) => {
+    const l = (): void => onSignal(s);
+    process.on(s, l);
+    return [s, l] as const;
+  });
+  const removeSignals = (): void => {
+    for (const [s, l] of listeners) process.removeListener(s, l);
+  };
+
+  // readiness: some sampler and the bound service SERVING
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  void (async () => {
+    let serving = false;
+    let wait = 50;
+    const status = (c: HealthClient): Promise<string> => checkHealth(c, '', 1_000).catch(() => 'UNREACHABLE');
+    while (!stopped.signal.aborted && !draining) {
+      const [samplers, boundsStatus] = await Promise.all([Promise.all(samplerHealth.map(status)), status(boundsHealth)]);
+      if (stopped.signal.aborted || draining) break;
+      const ok = samplers.includes('SERVING') && boundsStatus === 'SERVING';
+      if (ok && !serving) {
+        serving = true;
+        running.ready();
+        resolveReady();
+      } else if (!ok && serving) {
+        serving = false;
+        running.notReady();
+        log.warn('dependencies not SERVING: not ready', { samplers, bounds: boundsStatus });
+      }
+      wait = serving ? 1_000 : Math.min(1_000, wait * 2);
+      await sleep(wait, stopped.signal);
+    }
+  })();
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: running.port,
+    address: running.address,
+    ready,
+    publicKeys,
+    keyId: current,
+    config: cfg,
+    inflight: () => core.admission.inflight,
+    samplerStats: () => pool.stats(),
+    close: () => {
+      closing ??= (async () => {
+        beginDrain();
+        try {
+          await running.shutdown('close');
+        } finally {
+          removeSignals();
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,184 @@
+// Request validation. Every problem is a field violation named by its proto path (`n`,
+// `threat_model.box[0]`, `config.alpha`, `item.image`, ...), and all of a message's problems
+// are reported at once as one INVALID_ARGUMENT.
+import { BoundMethod, Distribution, type BoundSettings, type ThreatModel } from '@glcert/contracts';
+import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
+import { validateThreatModel, type Law, type TransformSpec } from '@glcert/transforms';
+import { SEED_MAX } from './seeds';
+
+/** Caveat recorded with every threat model (ALGORITHM.md section 1). */
+export const NO_CLIPPING_NOTE = 'no clipping; values may leave [0,1]';
+/** Added for blur, whose discretisation composes only approximately. */
+export const BLUR_NOTE = 'discretised blur is approximately resolvable';
+
+const LAW_DISTRIBUTION: Record<Law, Distribution> = {
+  normal: Distribution.DISTRIBUTION_NORMAL,
+  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
+  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
+};
+
+export class Violations {
+  readonly list: FieldViolation[] = [];
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+  throwIfAny(): void {
+    if (this.list.length > 0) throw InvalidArgumentError.of(this.list);
+  }
+}
+
+/** A threat model checked and put in the transform's parameter order, with its note. */
+export interface CheckedThreatModel {
+  spec: TransformSpec;
+  /** What goes to the bounds service, the samplers and the certificate. */
+  message: ThreatModel;
+}
+
+/** Settings shared by a Certify request and a stream's config. */
+export interface CertifySettings {
+  model: string;
+  threatModel: CheckedThreatModel;
+  /** As requested (zero values: server defaults); the certificate records the ones used. */
+  boundSettings: BoundSettings;
+  n0: number;
+  n: number;
+  alpha: number;
+}
+
+export interface SettingsInput {
+  model: string;
+  threatModel?: ThreatModel | undefined;
+  boundSettings?: BoundSettings | undefined;
+  n0: bigint;
+  n: bigint;
+  alpha: number;
+}
+
+function join(prefix: string, field: string): string {
+  return prefix === '' ? field : `${prefix}.${field}`;
+}
+
+/** The note of a threat model: the no-clipping caveat, plus the blur caveat when it applies. */
+export function threatModelNote(spec: TransformSpec): string {
+  return spec.exactlyResolvable ? NO_CLIPPING_NOTE : `${NO_CLIPPING_NOTE}; ${BLUR_NOTE}`;
+}
+
+/**
+ * Checks a proto ThreatModel with the transforms' validator (box per parameter, lo <= hi,
+ * domains, sigma > 0) plus what only the proto form has (duplicate names, each parameter's
+ * smoothing law). Field names follow the proto: `threat_model.box[i]`, `threat_model.smoothing[i].sigma`.
+ */
+export function checkThreatModel(tm: ThreatModel | undefined, v: Violations, prefix = ''): CheckedThreatModel | undefined {
+  const root = join(prefix, 'threat_model');
+  if (tm === undefined) {
+    v.add(root, 'is required (transform, box and smoothing)');
+    return undefined;
+  }
+  const box: Record<string, [number, number]> = {};
+  const boxAt = new Map<string, number>();
+  let ok = true;
+  tm.box.forEach((r, i) => {
+    if (boxAt.has(r.name)) {
+      v.add(`${root}.box[${i}].name`, `parameter '${r.name}' appears more than once`);
+      ok = false;
+      return;
+    }
+    boxAt.set(r.name, i);
+    box[r.name] = [r.min, r.max];
+  });
+  const sigma: Record<string, number> = {};
+  const smoothAt = new Map<string, number>();
+  tm.smoothing.forEach((s, i) => {
+    if (smoothAt.has(s.name)) {
+      v.add(`${root}.smoothing[${i}].name`, `parameter '${s.name}' appears more than once`);
+      ok = false;
+      return;
+    }
+    smoothAt.set(s.name, i);
+    sigma[s.name] = s.sigma;
+  });
+  if (!ok) return undefined;
+
+  const res = validateThreatModel({ transform: tm.transform, box, sigma });
+  if (!res.ok) {
+    // the validator names `threat_model.box.<p>` / `threat_model.sigma.<p>`: map onto the proto paths
+    const m = /^threat_model\.(box|sigma)\.(\w+)$/.exec(res.field);
+    let field = join(prefix, res.field);
+    if (m) {
+      const [, kind, name] = m;
+      const at = (kind === 'box' ? boxAt : smoothAt).get(name!);
+      if (kind === 'box') field = at === undefined ? `${root}.box` : `${root}.box[${at}]`;
+      else field = at === undefined ? `${root}.smoothing` : `${root}.smoothing[${at}].sigma`;
+      v.add(field, `${name}: ${res.message}`);
+    } else {
+      v.add(field === join(prefix, 'threat_model.sigma') ? `${root}.smoothing` : field, res.message);
+    }
+    return undefined;
+  }
+  const { spec, lo, hi, sigma: sig } = res.value;
+  spec.params.forEach((name, i) => {
+    const at = smoothAt.get(name)!;
+    const want = LAW_DISTRIBUTION[spec.laws[i]!];
+    const got = tm.smoothing[at]!.distribution;
+    if (got !== want) {
+      v.add(
+        `${root}.smoothing[${at}].distribution`,
+        `parameter '${name}' of transform '${spec.key}' is smoothed with ${Distribution[want]}, got ${Distribution[got] ?? got}`,
+      );
+      ok = false;
+    }
+  });
+  if (!ok) return undefined;
+  return {
+    spec,
+    message: {
+      transform: spec.key,
+      box: spec.params.map((name, i) => ({ name, min: lo[i]!, max: hi[i]! })),
+      smoothing: spec.params.map((name, i) => ({ name, distribution: LAW_DISTRIBUTION[spec.laws[i]!], sigma: sig[i]! })),
+      note: threatModelNote(spec),
+    },
+  };
+}
+
+function checkCount(value: bigint, field: string, maxN: number, v: Violations): number {
+  if (value < 1n || value > BigInt(maxN)) {
+    v.add(field, `must be in [1, ${maxN}] (CERTIFIER_MAX_N), got ${value}`);
+    return 0;
+  }
+  return Number(value);
+}
+
+/** model, threat_model, bound_settings, n0, n, alpha (fields under `prefix`). */
+export function checkSettings(input: SettingsInput, limits: { maxN: number }, v: Violations, prefix = ''): CertifySettings | undefined {
+  const before = v.list.length;
+  if (input.model.trim() === '') v.add(join(prefix, 'model'), 'is required (a model name served by the samplers)');
+  const threatModel = checkThreatModel(input.threatModel, v, prefix);
+  const n0 = checkCount(input.n0, join(prefix, 'n0'), limits.maxN, v);
+  const n = checkCount(input.n, join(prefix, 'n'), limits.maxN, v);
+  if (!(Number.isFinite(input.alpha) && input.alpha > 0 && input.alpha < 1)) {
+    v.add(join(prefix, 'alpha'), `must be in (0, 1), got ${input.alpha}`);
+  }
+  const bs = input.boundSettings;
+  if (bs && (bs.ns < 0n || bs.seed < 0n)) v.add(join(prefix, 'bound_settings'), 'ns and seed must be >= 0 (0: server default)');
+  if (v.list.length > before || !threatModel) return undefined;
+  return {
+    model: input.model,
+    threatModel,
+    boundSettings: {
+      ns: bs?.ns ?? 0n,
+      gridPoints: [...(bs?.gridPoints ?? [])],
+      seed: bs?.seed ?? 0n,
+      method: bs?.method || BoundMethod.BOUND_METHOD_AUTO,
+    },
+    n0,
+    n,
+    alpha: input.alpha,
+  };
+}
+
+export function checkSeed(seed: bigint | undefined, field: string, v: Violations): void {
+  if (seed !== undefined && (seed < 0n || seed > SEED_MAX)) v.add(field, `must be in [0, 2^63 - 1], got ${seed}`);
+}
