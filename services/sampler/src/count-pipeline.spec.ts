@@ -51,7 +51,10 @@ function fakeSidecar(classes: number) {
   };
 }
 
-const buffers = (n: number): Buf[] => Array.from({ length: n }, (_, id) => ({ id, holds: -1 }));
+function bufferFactory(): () => Buf {
+  let id = 0;
+  return () => ({ id: id++, holds: -1 });
+}
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /** Answers calls one at a time: once `full` are pending, or when no new call came in a tick. */
@@ -85,7 +88,7 @@ describe('runCountPipeline', () => {
       end: 305,
       batchSize,
       depth,
-      buffers: buffers(depth + 1),
+      newBuffer: bufferFactory(),
       classes: 10,
       produce: (b) => {
         b.buffer.holds = b.index;
@@ -110,6 +113,30 @@ describe('runCountPipeline', () => {
     expect(next).toBe(305);
   });
 
+  it.each([
+    [300, 100, 3],
+    [20, 100, 1],
+    [250, 100, 3],
+    [5000, 100, 4],
+  ])('allocates buffers lazily, never more than depth + 1 (%i samples, batch %i -> %i)', async (n, batchSize, expected) => {
+    const side = fakeSidecar(2);
+    let made = 0;
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: n,
+      batchSize,
+      depth: 3,
+      newBuffer: () => ({ id: made++, holds: -1 }),
+      classes: 2,
+      produce: (b) => void (b.buffer.holds = b.index),
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    await drain(side, run, 'fifo', 3);
+    await run;
+    expect(made).toBe(expected);
+  });
+
   it('prepares the next batch while depth calls are in flight', async () => {
     const side = fakeSidecar(2);
     let produced = 0;
@@ -118,7 +145,7 @@ describe('runCountPipeline', () => {
       end: 100,
       batchSize: 10,
       depth: 2,
-      buffers: buffers(3),
+      newBuffer: bufferFactory(),
       classes: 2,
       produce: (b) => {
         b.buffer.holds = b.index;
@@ -142,7 +169,7 @@ describe('runCountPipeline', () => {
       end: 1000,
       batchSize: 10,
       depth: 2,
-      buffers: buffers(3),
+      newBuffer: bufferFactory(),
       classes: 2,
       produce: (b) => void (b.buffer.holds = b.index),
       send: side.send,
@@ -169,7 +196,7 @@ describe('runCountPipeline', () => {
       end: 1000,
       batchSize: 10,
       depth: 3,
-      buffers: buffers(4),
+      newBuffer: bufferFactory(),
       classes: 2,
       signal: controller.signal,
       produce: (b) => void (b.buffer.holds = b.index),
@@ -190,7 +217,7 @@ describe('runCountPipeline', () => {
       end: 3,
       batchSize: 3,
       depth: 1,
-      buffers: buffers(2),
+      newBuffer: bufferFactory(),
       classes: 2,
       produce: () => undefined,
       send: () => ({ labels: Promise.resolve([0, 1, 2]), cancel: () => undefined }),
@@ -207,7 +234,7 @@ describe('runCountPipeline', () => {
       end: 100,
       batchSize: 10,
       depth: 3,
-      buffers: buffers(4),
+      newBuffer: bufferFactory(),
       classes: 2,
       produce: () => undefined,
       send: () => {
@@ -233,7 +260,7 @@ describe('runCountPipeline', () => {
         end: k * 1000 + 200,
         batchSize: 10,
         depth: 2,
-        buffers: buffers(3),
+        newBuffer: bufferFactory(),
         classes: 4,
         permits,
         produce: (b) => void (b.buffer.holds = b.index),
@@ -258,7 +285,7 @@ describe('runCountPipeline', () => {
       end: 10,
       batchSize: 10,
       depth: 1,
-      buffers: buffers(2),
+      newBuffer: bufferFactory(),
       classes: 2,
       permits,
       signal: controller.signal,

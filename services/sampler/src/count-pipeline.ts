@@ -2,7 +2,7 @@
 // up to `depth` Classify calls are in flight on the sidecar, so the sidecar always has the next
 // batch queued and is never idle waiting for us.
 //
-// Buffers: depth + 1 of them. `depth` belong to the calls in flight and one holds the batch
+// Buffers: at most depth + 1 of them, made on first use. `depth` belong to the calls in flight and one holds the batch
 // prepared ahead. A buffer goes back to the free list only when its call has settled; grpc-js
 // frames (copies) a message asynchronously, so "the call returned" is the first point at which
 // it is certainly no longer read.
@@ -36,8 +36,11 @@ export interface PipelineOptions<B> {
   batchSize: number;
   /** Most calls in flight at once (>= 1). */
   depth: number;
-  /** depth + 1 buffers. */
-  buffers: readonly B[];
+  /**
+   * Makes a buffer; called lazily, at most depth + 1 times (a short range needs fewer: a
+   * one-batch call allocates one).
+   */
+  newBuffer: () => B;
   /** Classes: labels must lie in [0, classes). */
   classes: number;
   /**
@@ -83,11 +86,11 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
   const { start, end, batchSize, depth, classes, produce, send, checkpoint, permits } = options;
   const yieldToIo = options.yieldToIo ?? nextTurn;
   if (!(depth >= 1)) throw new RangeError(`depth must be >= 1, got ${depth}`);
-  if (options.buffers.length < depth + 1) throw new RangeError(`need ${depth + 1} buffers, got ${options.buffers.length}`);
   if (!(batchSize >= 1)) throw new RangeError(`batchSize must be >= 1, got ${batchSize}`);
 
   const counts = new Array<number>(classes).fill(0);
-  const free = [...options.buffers];
+  const free: B[] = [];
+  let allocated = 0;
   const inFlight: Array<{ batch: PipelineBatch<B>; sent: SentBatch }> = [];
   let ready: PipelineBatch<B> | undefined;
   let next = start;
@@ -105,10 +108,15 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
   try {
     for (;;) {
       // prepare the next batch while the sidecar works on the ones in flight
-      if (ready === undefined && next < end && free.length > 0) {
+      if (ready === undefined && next < end && (free.length > 0 || allocated < depth + 1)) {
         checkpoint();
         const count = Math.min(batchSize, end - next);
-        const batch: PipelineBatch<B> = { buffer: free.pop()!, start: next, count, index: batches };
+        let buffer = free.pop();
+        if (buffer === undefined) {
+          buffer = options.newBuffer();
+          allocated++;
+        }
+        const batch: PipelineBatch<B> = { buffer, start: next, count, index: batches };
         ready = batch;
         await produce(batch);
         next += count;

@@ -192,7 +192,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
       request: ClassifyRequestBuffer;
       span?: Span;
     }
-    const slots: Slot[] = Array.from({ length: depth + 1 }, () => ({ request: new ClassifyRequestBuffer(modelUtf8, chw, batchSize) }));
+    const slots: Slot[] = [];
     const parent = context.active();
     try {
       const result = await runCountPipeline<Slot>({
@@ -200,7 +200,11 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         end: input.end,
         batchSize,
         depth,
-        buffers: slots,
+        newBuffer: () => {
+          const slot: Slot = { request: new ClassifyRequestBuffer(modelUtf8, chw, batchSize) };
+          slots.push(slot);
+          return slot;
+        },
         classes,
         signal: ctx.signal,
         permits,
