@@ -92,9 +92,13 @@ export const statsCommand: Command = {
   help,
   run(argv, io) {
     const [sub, ...rest] = argv;
-    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    if (sub === undefined) {
+      io.err(help());
+      return 2;
+    }
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
       io.out(help());
-      return sub === undefined ? 2 : 0;
+      return 0;
     }
     if (sub === 'clopper-pearson') return clopperPearson(rest, io);
     throw new UsageError(`stats: unknown subcommand '${sub}' (expected ${SUBCOMMANDS})`);
