@@ -5,6 +5,7 @@ import { GlcertError, ResourceExhaustedError, UnavailableError, type CallContext
 import { certifyInput, getModel, inSpan, lookupBound, requestFingerprint, type CertifierCore } from './core';
 import { drawSeed } from './seeds';
 import { checkSeed, checkSettings, Violations } from './validate';
+import { anySignal } from './signals';
 
 const MAX_REQUEST_ID_LENGTH = 256;
 
@@ -47,7 +48,7 @@ export function certifyHandler(core: CertifierCore) {
         { reason: 'CERTIFIER_OVERLOADED', metadata: { max_inflight: String(core.admission.limit) } },
       );
     }
-    const signal = AbortSignal.any([ctx.signal, core.closing]);
+    const signal = anySignal([ctx.signal, core.closing]);
     const work = inSpan('certifier.certify', { attributes: { 'glcert.request_id': req.requestId } }, async (span) => {
       const s = settings!;
       const notes: string[] = [];
@@ -58,7 +59,7 @@ export function certifyHandler(core: CertifierCore) {
       }
       // the bound lookup overlaps the model lookup and the image decode
       const local = new AbortController();
-      const scoped = AbortSignal.any([signal, local.signal]);
+      const scoped = anySignal([signal, local.signal]);
       const bound = lookupBound(core, s, call, scoped);
       bound.catch(() => undefined); // awaited in runCertification; a failure before then is not unhandled
       try {

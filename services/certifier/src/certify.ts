@@ -19,6 +19,7 @@ import { argmaxLowest, splitRange, sum } from './chunks';
 import { grpcCode, type CallScope, type SamplerPool } from './sampler-pool';
 import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
+import { shared } from './signals';
 
 export interface CertifyJob {
   /** Certify's request_id, or the stream item's id. */
@@ -107,6 +108,7 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
   };
   // one scope for both streams: a failure of either cancels the other
   const local = new AbortController();
+  shared(local.signal);
   const onAbort = (): void => local.abort(scope.signal.reason);
   if (scope.signal.aborted) onAbort();
   else scope.signal.addEventListener('abort', onAbort, { once: true });

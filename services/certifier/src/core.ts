@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from '@glcert/contracts';
 import type { SigningKey } from '@glcert/certificate';
-import { propagate, type Logger, type ServerCall } from '@glcert/runtime';
+import { callDeadline, type Logger, type ServerCall } from '@glcert/runtime';
 import type { Admission } from './admission';
 import { fetchBound, runCertification, type CertifyResult } from './certify';
 import type { CertifierConfig } from './config';
@@ -34,9 +34,22 @@ export interface CertifierCore {
   readonly streams: Set<{ drain(): void }>;
 }
 
-/** A CallScope whose calls inherit `call`'s deadline (capped at `timeoutMs`) and cancellation. */
+/** Kept back from the caller's deadline so our answer still reaches it. */
+const DEADLINE_MARGIN_MS = 5;
+
+/**
+ * A CallScope whose calls get `call`'s deadline (less a margin, capped at `timeoutMs` from
+ * now) and are cancelled through `signal` (which follows the caller's cancellation).
+ *
+ * Not grpc-js' `parent` option: it adds a 'cancelled' listener to the parent call for every
+ * child call and never removes it, so a long stream (thousands of items, each several chunk
+ * calls) would accumulate listeners without bound.
+ */
 export function scopeOf(call: ServerCall, signal: AbortSignal, timeoutMs: number): CallScope {
-  return { callOptions: () => propagate(call, { timeoutMs }), signal };
+  return {
+    callOptions: () => ({ deadline: new Date(Math.min(callDeadline(call) - DEADLINE_MARGIN_MS, Date.now() + timeoutMs)) }),
+    signal,
+  };
 }
 
 export function getModel(core: CertifierCore, model: string, call: ServerCall, signal: AbortSignal): Promise<inferenceV1.ModelMetadata> {

@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import { createClient, NotFoundError, UnavailableError, type Logger } from '@glcert/runtime';
 import { addCounts, type Chunk } from './chunks';
+import { shared } from './signals';
 
 const TRACER = '@glcert/certifier';
 const MAX_BACKOFF_MS = 2_000;
@@ -166,6 +167,7 @@ export class SamplerPool {
     scope: CallScope,
   ): Promise<number[]> {
     const local = new AbortController();
+    shared(local.signal);
     const onOuterAbort = (): void => local.abort(abortReason(scope.signal));
     if (scope.signal.aborted) onOuterAbort();
     else scope.signal.addEventListener('abort', onOuterAbort, { once: true });

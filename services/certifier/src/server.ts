@@ -24,6 +24,7 @@ import type { CertifierCore } from './core';
 import { RequestCache } from './request-cache';
 import { SamplerPool, type EndpointStats } from './sampler-pool';
 import { streamingCertifyHandler } from './streaming';
+import { shared } from './signals';
 
 export interface StartCertifierOptions {
   log?: Logger;
@@ -100,6 +101,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
   const boundsHealth = createHealthClient(cfg.boundsAddr);
 
   const closingController = new AbortController();
+  shared(closingController.signal);
   const stopped = new AbortController();
   let draining = false;
   const core: CertifierCore = {

@@ -35,6 +35,7 @@ import {
 import { getModel, certifyInput, inSpan, lookupBound, type CertifierCore } from './core';
 import { deriveItemSeed, drawSeed } from './seeds';
 import { checkSeed, checkSettings, Violations, type CertifySettings } from './validate';
+import { anySignal } from './signals';
 
 type Call = grpc.ServerDuplexStream<certifyV1.StreamingCertifyRequest, certifyV1.StreamingCertifyResponse>;
 
@@ -57,7 +58,7 @@ export function streamingCertifyHandler(core: CertifierCore) {
 
 function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan: Span): Promise<void> {
   const window = core.cfg.streamConcurrency;
-  const signal = AbortSignal.any([ctx.signal, core.closing]);
+  const signal = anySignal([ctx.signal, core.closing]);
   const streamContext = context.active();
   const log = ctx.log;
 
