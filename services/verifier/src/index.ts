@@ -1,1 +1,5 @@
-export {};
+// @glcert/verifier: VerificationService (VerifyCertificate, AuditCertificate).
+export { startVerifierService } from './verifier-service';
+export type { VerifierServiceHandle, VerifierServiceOptions } from './verifier-service';
+export { verifierConfigSchema, DEFAULT_PUBLIC_KEYS_DIR, SERVICE_NAME } from './config';
+export type { VerifierConfig } from './config';

@@ -1,0 +1,219 @@
+// The verifier over loopback with the real model: an in-process inference sidecar, a sampler
+// and the bounds service. The test issues certificates itself (counts from the sampler, the
+// threshold from the bounds service, signed with a test key), so VerifyCertificate and
+// AuditCertificate are checked independently of the certifier.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  BoundMethod,
+  BoundServiceClient,
+  Certificate,
+  Distribution,
+  Outcome,
+  SamplingServiceClient,
+  VerificationServiceClient,
+  type BoundSettings,
+  type ThreatModel,
+  type verifyV1,
+} from '@glcert/contracts';
+import { CERTIFICATE_VERSION, decideOutcome, generateSigningKey, signCertificate } from '@glcert/certificate';
+import { inputSha256, prepareInput } from '@glcert/imaging';
+import { createClient, createLogger, readConfig } from '@glcert/runtime';
+import { clopperPearsonLower, GENERATOR_NAME } from '@glcert/stats';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: real dependencies in-process
+import { startInferenceService, type RunningInferenceService } from '@glcert/inference';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: real dependencies in-process
+import { startSamplerService, type SamplerService } from '@glcert/sampler';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: real dependencies in-process
+import { boundsConfigSchema, startBoundsService, type BoundsServiceHandle } from '@glcert/bounds-service';
+import { verifierConfigSchema } from './config';
+import { startVerifierService, type VerifierServiceHandle } from './verifier-service';
+
+jest.setTimeout(120_000);
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const MNIST = path.join(ROOT, 'data', 'mnist-test');
+const quiet = (name: string) => createLogger(name, { level: 'error' });
+
+const THREAT: ThreatModel = {
+  transform: 'b',
+  box: [{ name: 'b', min: -0.05, max: 0.05 }],
+  smoothing: [{ name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }],
+  note: 'no clipping; values may leave [0,1]',
+};
+const SETTINGS: BoundSettings = { ns: 2000n, gridPoints: [5], seed: 0n, method: BoundMethod.BOUND_METHOD_AUTO };
+
+function unary<Res>(fn: (cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res!))));
+}
+
+describe('VerificationService', () => {
+  let dir: string;
+  let inference: RunningInferenceService;
+  let sampler: SamplerService;
+  let bounds: BoundsServiceHandle;
+  let verifier: VerifierServiceHandle;
+  let samplerClient: SamplingServiceClient;
+  let boundClient: BoundServiceClient;
+  let client: VerificationServiceClient;
+  const key = generateSigningKey();
+  const [file, label] = readFileSync(path.join(MNIST, 'labels.csv'), 'utf8').trim().split('\n')[1]!.split(',');
+  const png = readFileSync(path.join(MNIST, file!));
+  const otherPng = readFileSync(path.join(MNIST, readFileSync(path.join(MNIST, 'labels.csv'), 'utf8').trim().split('\n')[2]!.split(',')[0]!));
+
+  /** Issues a certificate the way the certifier does (ALGORITHM.md section 6). */
+  async function issue(over: Partial<Certificate> = {}): Promise<Certificate> {
+    const meta = (await unary<{ metadata?: any }>((cb) => samplerClient.getModel({ model: 'mnist-cnn' }, cb))).metadata;
+    const prepared = await prepareInput({ $case: 'image', image: png }, meta);
+    const { sha256, tensor } = inputSha256(prepared);
+    const count = async (stream: number, end: number) =>
+      (
+        await unary<{ classCounts: bigint[] }>((cb) =>
+          samplerClient.countSamples(
+            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 7n, stream, startIndex: 0n, endIndex: BigInt(end), batchSize: 0 },
+            cb,
+          ),
+        )
+      ).classCounts;
+    const selection = await count(0, 50);
+    const predicted = selection.reduce((best, c, i) => (c > selection[best]! ? i : best), 0);
+    const na = (await count(1, 300))[predicted]!;
+    const bound = (await unary<{ bound?: any }>((cb) => boundClient.getThreshold({ threatModel: THREAT, boundSettings: SETTINGS, onlyCached: false }, cb))).bound;
+    const paLower = clopperPearsonLower(Number(na), 300, 0.001);
+    const cert = Certificate.fromPartial({
+      certificateVersion: CERTIFICATE_VERSION,
+      requestId: 'audit-test',
+      modelName: meta.name,
+      modelVersion: meta.version,
+      modelSha256: meta.sha256,
+      inputSha256: sha256,
+      inputShape: prepared.shape.map(BigInt),
+      preprocessing: prepared.preprocessing,
+      threatModel: THREAT,
+      boundSettings: SETTINGS,
+      n0: 50n,
+      n: 300n,
+      na,
+      predictedClass: predicted,
+      selectionClassCounts: selection,
+      alpha: 0.001,
+      paLower,
+      threshold: bound.threshold,
+      thresholdMethod: bound.method,
+      boundCacheKey: bound.cacheKey,
+      solverVersion: bound.solverVersion,
+      outcome: decideOutcome(paLower, bound.threshold),
+      seed: 7n,
+      generator: GENERATOR_NAME,
+      issueTime: new Date(),
+      ...over,
+    });
+    return signCertificate(cert, key);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'glcert-verifier-'));
+    writeFileSync(path.join(dir, 'test.pub.pem'), key.publicKey.pem);
+    inference = await startInferenceService(
+      { host: '127.0.0.1', port: 0, modelsDir: path.join(ROOT, 'models'), workers: 1, shutdownGraceMs: 1000 },
+      { logger: quiet('inference') },
+    );
+    sampler = await startSamplerService({ host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 500 }, { log: quiet('sampler') });
+    await sampler.ready;
+    bounds = await startBoundsService(readConfig(boundsConfigSchema(), { BOUNDS_PORT: '0', BOUNDS_CACHE_DIR: path.join(dir, 'bounds') }), {
+      logger: quiet('bounds'),
+    });
+    verifier = await startVerifierService(
+      readConfig(verifierConfigSchema(), {
+        VERIFIER_PORT: '0',
+        VERIFIER_PUBLIC_KEYS_DIR: dir,
+        BOUNDS_ADDR: bounds.address,
+        SAMPLER_ADDRS: sampler.address,
+        VERIFIER_CHUNK_SIZE: '128',
+      }),
+      { logger: quiet('verifier') },
+    );
+    samplerClient = createClient(SamplingServiceClient, sampler.address);
+    boundClient = createClient(BoundServiceClient, bounds.address);
+    client = createClient(VerificationServiceClient, verifier.address);
+  });
+
+  afterAll(async () => {
+    for (const c of [samplerClient, boundClient, client]) c?.close();
+    await verifier?.close();
+    await sampler?.close();
+    await bounds?.close();
+    await inference?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const verify = (certificate: Certificate, publicKeys: verifyV1.VerifyCertificateRequest['publicKeys'] = []) =>
+    unary<verifyV1.VerifyCertificateResponse>((cb) => client.verifyCertificate({ certificate, publicKeys }, cb));
+  const audit = (certificate: Certificate, image: Buffer) =>
+    unary<verifyV1.AuditCertificateResponse>((cb) => client.auditCertificate({ certificate, input: { $case: 'image', image } }, cb));
+
+  it('a correctly issued certificate verifies, with the threshold recomputed by the bounds service', async () => {
+    const cert = await issue();
+    expect(cert.outcome).toBe(Outcome.OUTCOME_CERTIFIED); // a clean digit under a small brightness box
+    const res = await verify(cert);
+    expect(res.reasons).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(res.signatureValid).toBe(true);
+    expect(res.recomputedThreshold).toBe(cert.threshold);
+    expect(res.recomputedPaLower).toBe(cert.paLower);
+    expect(Number(label)).toBe(cert.predictedClass);
+  });
+
+  it('a tampered nA is caught, and so is a threshold that is not the bound of the threat model', async () => {
+    const cert = await issue();
+    const forged = await verify({ ...cert, na: cert.na - 5n });
+    expect(forged.valid).toBe(false);
+    expect(forged.signatureValid).toBe(false);
+    // an issuer holding the key but using a lower threshold than the threat model's bound
+    const lax = await verify(await issue({ threshold: 0.5 }));
+    expect(lax.signatureValid).toBe(true);
+    expect(lax.valid).toBe(false);
+    expect(lax.reasons.join('\n')).toMatch(/^threshold: /m);
+  });
+
+  it('unknown keys are a reason; a key passed in the request is used', async () => {
+    const other = generateSigningKey();
+    const cert = signCertificate(await issue(), other);
+    expect((await verify(cert)).reasons.join('\n')).toMatch(/unknown key_id/);
+    const withKey = await verify(cert, [{ keyId: other.publicKey.keyId, algorithm: 'ed25519', publicKeyDer: other.publicKey.der, publicKeyPem: '' }]);
+    expect(withKey.valid).toBe(true);
+  });
+
+  it('an audit replays the seeded sampling and agrees; a wrong image or count is found', async () => {
+    const cert = await issue();
+    const ok = await audit(cert, png);
+    expect(ok.reasons).toEqual([]);
+    expect(ok.consistent).toBe(true);
+    expect(ok.recomputedNa).toBe(cert.na);
+    const wrongImage = await audit(cert, otherPng);
+    expect(wrongImage.consistent).toBe(false);
+    expect(wrongImage.inputSha256Matches).toBe(false);
+    // a signed certificate whose nA the sampling does not reproduce
+    const misCounted = await audit(await issue({ na: cert.na > 0n ? cert.na - 1n : 1n }), png);
+    expect(misCounted.consistent).toBe(false);
+    expect(misCounted.reasons.join('\n')).toMatch(/^na: /m);
+  });
+
+  it('bad requests are INVALID_ARGUMENT naming the field, and the service stays up', async () => {
+    const err = (await verify(undefined as unknown as Certificate).catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('certificate');
+    const badKey = (await verify(await issue(), [{ keyId: 'x', algorithm: 'ed25519', publicKeyDer: Buffer.from('nope'), publicKeyPem: '' }]).catch(
+      (e: unknown) => e,
+    )) as grpc.ServiceError;
+    expect(badKey.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badKey.details).toContain('public_keys[0]');
+    const cert = await issue();
+    const badImage = (await audit(cert, Buffer.from('not an image')).catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(badImage.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badImage.details).toMatch(/image/);
+    expect((await verify(cert)).valid).toBe(true);
+  });
+});

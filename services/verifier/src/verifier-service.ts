@@ -1,0 +1,213 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  BoundServiceClient,
+  Outcome,
+  SamplingServiceClient,
+  VerificationServiceService,
+  type Bound,
+  type boundsV1,
+  type Certificate,
+  type Tensor,
+  type VerificationServiceServer,
+  type inferenceV1,
+  type samplingV1,
+  type verifyV1,
+} from '@glcert/contracts';
+import { checkCertificate, KeyRing, parsePublicKey } from '@glcert/certificate';
+import { inputSha256, prepareInput } from '@glcert/imaging';
+import {
+  createClient,
+  createLogger,
+  InvalidArgumentError,
+  propagate,
+  startService,
+  unaryHandler,
+  type CallContext,
+  type Logger,
+  type RunningService,
+  type SignalTarget,
+} from '@glcert/runtime';
+import { SERVICE_NAME, type VerifierConfig } from './config';
+
+type UnaryMethod<Req, Res> = (
+  req: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => grpc.ClientUnaryCall;
+
+function unary<Req, Res>(fn: UnaryMethod<Req, Res>, req: Req, options: grpc.CallOptions): Promise<Res> {
+  return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export interface VerifierServiceOptions {
+  logger?: Logger;
+  signals?: readonly NodeJS.Signals[];
+  signalTarget?: SignalTarget;
+  exit?: (code: number) => void;
+}
+
+export interface VerifierServiceHandle {
+  readonly port: number;
+  readonly address: string;
+  readonly running: RunningService;
+  close(): Promise<void>;
+}
+
+/**
+ * VerificationService. VerifyCertificate is the model-free check (signature, Clopper-Pearson,
+ * verdict) plus the threshold recomputed by the bounds service; AuditCertificate replays the
+ * seeded sampling through a sampler and compares the counts.
+ */
+export async function startVerifierService(config: VerifierConfig, options: VerifierServiceOptions = {}): Promise<VerifierServiceHandle> {
+  const log = options.logger ?? createLogger(SERVICE_NAME);
+  const bounds = createClient(BoundServiceClient, config.boundsAddr, { defaultDeadlineMs: 600_000 });
+  const samplers = createClient(SamplingServiceClient, config.samplerAddrs, { defaultDeadlineMs: 600_000 });
+
+  const keyRing = (extra: verifyV1.VerifyCertificateRequest['publicKeys']): KeyRing => {
+    // read on every call: a rotated-in key is picked up without a restart
+    const ring = new KeyRing();
+    ring.addDirectory(config.publicKeysDir);
+    extra.forEach((k, i) => {
+      try {
+        ring.add(k.publicKeyDer.length > 0 ? parsePublicKey(k.publicKeyDer) : parsePublicKey(k.publicKeyPem));
+      } catch {
+        throw new InvalidArgumentError(`public_keys[${i}]`, 'is not an Ed25519 public key (SPKI DER or PEM)');
+      }
+    });
+    return ring;
+  };
+
+  const fetchBound = async (cert: Certificate, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<Bound> => {
+    const res = await unary<boundsV1.GetThresholdRequest, boundsV1.GetThresholdResponse>(
+      bounds.getThreshold.bind(bounds),
+      { threatModel: cert.threatModel, boundSettings: cert.boundSettings, onlyCached: false },
+      propagate(call),
+    );
+    if (!res.bound) throw new Error('bound service answered without a bound');
+    return res.bound;
+  };
+
+  const verifyCertificate = async (
+    req: verifyV1.VerifyCertificateRequest,
+    call: grpc.ServerUnaryCall<verifyV1.VerifyCertificateRequest, verifyV1.VerifyCertificateResponse>,
+  ): Promise<verifyV1.VerifyCertificateResponse> => {
+    const cert = req.certificate;
+    if (!cert) throw new InvalidArgumentError('certificate', 'is required');
+    const keys = keyRing(req.publicKeys);
+    let bound: Bound | undefined;
+    let boundProblem: string | undefined;
+    try {
+      bound = await fetchBound(cert, call);
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      boundProblem = `threshold: could not be recomputed for the certificate's threat model (${e.code !== undefined ? grpc.status[e.code] + ': ' : ''}${e.details ?? e.message})`;
+    }
+    const check = checkCertificate(cert, { keys, threshold: bound ? { value: bound.threshold, method: bound.method } : undefined });
+    if (bound && bound.cacheKey !== cert.boundCacheKey) {
+      check.reasons.push(`bound_cache_key: certificate says ${cert.boundCacheKey}, the bound for its threat model is ${bound.cacheKey}`);
+    }
+    if (boundProblem) check.reasons.push(boundProblem);
+    return {
+      valid: check.reasons.length === 0,
+      reasons: check.reasons,
+      recomputedPaLower: check.recomputedPaLower ?? 0,
+      recomputedThreshold: bound?.threshold,
+      signatureValid: check.signatureValid,
+      recomputedOutcome: check.recomputedOutcome ?? Outcome.OUTCOME_UNSPECIFIED,
+    };
+  };
+
+  const countRange = async (
+    cert: Certificate,
+    image: Tensor,
+    stream: number,
+    total: number,
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    ctx: CallContext,
+  ): Promise<bigint[]> => {
+    const counts: bigint[] = [];
+    for (let start = 0; start < total; start += config.chunkSize) {
+      ctx.throwIfDone();
+      const req: samplingV1.CountSamplesRequest = {
+        model: cert.modelName,
+        image,
+        threatModel: cert.threatModel,
+        seed: cert.seed,
+        stream,
+        startIndex: BigInt(start),
+        endIndex: BigInt(Math.min(total, start + config.chunkSize)),
+        batchSize: 0,
+      };
+      const res = await unary<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(samplers.countSamples.bind(samplers), req, propagate(call));
+      res.classCounts.forEach((c, i) => (counts[i] = (counts[i] ?? 0n) + c));
+    }
+    return counts;
+  };
+
+  const auditCertificate = async (
+    req: verifyV1.AuditCertificateRequest,
+    call: grpc.ServerUnaryCall<verifyV1.AuditCertificateRequest, verifyV1.AuditCertificateResponse>,
+    ctx: CallContext,
+  ): Promise<verifyV1.AuditCertificateResponse> => {
+    const cert = req.certificate;
+    if (!cert) throw new InvalidArgumentError('certificate', 'is required');
+    if (!cert.modelName) throw new InvalidArgumentError('certificate.model_name', 'is required');
+    const n0 = Number(cert.n0);
+    const n = Number(cert.n);
+    if (!(n0 >= 1 && n >= 1) || n0 + n > config.maxAuditSamples) {
+      throw new InvalidArgumentError('certificate.n', `n0 + n must be in [2, ${config.maxAuditSamples}] to audit; got n0=${cert.n0}, n=${cert.n}`);
+    }
+    const meta = (
+      await unary<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
+    ).metadata as inferenceV1.ModelMetadata;
+    const reasons: string[] = [];
+    if (meta.sha256 !== cert.modelSha256) reasons.push(`model_sha256: certificate says ${cert.modelSha256}, the served model is ${meta.sha256}`);
+    const prepared = await prepareInput(req.input, meta);
+    const { sha256, tensor } = inputSha256(prepared);
+    const inputMatches = sha256 === cert.inputSha256;
+    if (!inputMatches) reasons.push(`input_sha256: the submitted input hashes to ${sha256}, the certificate says ${cert.inputSha256}`);
+
+    const selection = await countRange(cert, tensor, 0, n0, call, ctx);
+    let predicted = 0;
+    selection.forEach((c, i) => {
+      if (c > selection[predicted]!) predicted = i;
+    });
+    const estimation = await countRange(cert, tensor, 1, n, call, ctx);
+    const na = estimation[predicted] ?? 0n;
+    if (predicted !== cert.predictedClass) reasons.push(`predicted_class: replay selects ${predicted}, the certificate says ${cert.predictedClass}`);
+    if (na !== cert.na) reasons.push(`na: replay counts ${na}, the certificate says ${cert.na}`);
+    if (cert.selectionClassCounts.length > 0 && cert.selectionClassCounts.join(',') !== selection.join(',')) {
+      reasons.push(`selection_class_counts: replay gives [${selection.join(', ')}], the certificate says [${cert.selectionClassCounts.join(', ')}]`);
+    }
+    log.info('audit done', { consistent: reasons.length === 0, model: cert.modelName });
+    return {
+      consistent: reasons.length === 0,
+      reasons,
+      inputSha256Matches: inputMatches,
+      recomputedPredictedClass: predicted,
+      recomputedSelectionClassCounts: selection,
+      recomputedNa: na,
+    };
+  };
+
+  const implementation: VerificationServiceServer = {
+    verifyCertificate: unaryHandler(verifyCertificate, { log }),
+    auditCertificate: unaryHandler(auditCertificate, { log }),
+  };
+  const running = await startService({
+    name: SERVICE_NAME,
+    config,
+    services: [{ definition: VerificationServiceService, implementation }],
+    log,
+    signals: options.signals ?? [],
+    signalTarget: options.signalTarget,
+    exit: options.exit,
+    onShutdown: () => {
+      bounds.close();
+      samplers.close();
+    },
+  });
+  running.ready();
+  return { port: running.port, address: running.address, running, close: () => running.shutdown('close') };
+}
