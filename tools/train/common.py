@@ -57,7 +57,7 @@ class AugConfig:
     sigma_contrast: float = 0.3     # k = exp(s z)  (LogNormal(0, s^2))
     sigma_gamma: float = 0.1        # g ~ Rayleigh(s) = s sqrt(z1^2 + z2^2)
     sigma_translation: float = 3.0  # shift = round(Normal(0, s^2)) px per axis, cyclic
-    sigma_blur: float = 1.0         # kernel variance r ~ Rayleigh(s)
+    sigma_blur: float = 2.0         # kernel variance r ~ Rayleigh(s), px^2 (the shipped blur preset)
     families: Tuple[str, ...] = ("clean", "b", "c", "cb", "g", "t", "r")
     weights: Tuple[float, ...] = (2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
@@ -92,27 +92,36 @@ def cyclic_shift(x: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor) -> torch.T
     return out
 
 
+def _reflect101(idx: torch.Tensor, n: int) -> torch.Tensor:
+    """Reflect-101 border (dcb|abcd|cba): valid for offsets up to n - 1 outside the image."""
+    idx = torch.where(idx < 0, -idx, idx)
+    return torch.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+
+
+def _blur_matrices(variance: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """[N, n, n] matrices M with (M v)[p] = sum_t w(t) v[reflect101(p + t)], w the normalised
+    Gaussian of variance r over |t| <= ceil(4 sqrt r) (capped at n - 1); identity for r <= 0."""
+    r = variance.to(torch.float64).clamp(min=0)
+    rad = torch.ceil(4 * torch.sqrt(r)).clamp(max=n - 1)
+    big = int(rad.max()) if r.numel() else 0
+    t = torch.arange(-big, big + 1, dtype=torch.float64)
+    w = torch.exp(-(t * t)[None, :] / (2 * r.clamp(min=1e-12))[:, None])
+    w = torch.where(t.abs()[None, :] <= rad[:, None], w, torch.zeros_like(w))
+    w = torch.where((r > 0)[:, None], w, (t == 0).to(w.dtype)[None, :].expand_as(w))
+    w = w / w.sum(dim=1, keepdim=True)
+    cols = _reflect101(torch.arange(n)[:, None] + torch.arange(-big, big + 1)[None, :], n)  # [n, 2big+1]
+    m = torch.zeros(r.shape[0], n, n, dtype=torch.float64)
+    m.scatter_add_(2, cols[None].expand(r.shape[0], -1, -1), w[:, None, :].expand(-1, n, -1).contiguous())
+    return m.to(dtype)
+
+
 def gaussian_blur(x: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
-    """Per-sample separable Gaussian blur, kernel variance r, radius ceil(4 sqrt r), reflect-101."""
-    n, c, h, w = x.shape
-    out = torch.empty_like(x)
-    for i in range(n):
-        r = float(variance[i])
-        if r <= 0:
-            out[i] = x[i]
-            continue
-        std = math.sqrt(r)
-        rad = min(int(math.ceil(4 * std)), h - 1, w - 1)
-        t = torch.arange(-rad, rad + 1, dtype=x.dtype)
-        k = torch.exp(-(t * t) / (2 * r))
-        k = k / k.sum()
-        xi = x[i : i + 1]
-        xi = F.pad(xi, (rad, rad, 0, 0), mode="reflect")  # torch 'reflect' == reflect-101
-        xi = F.conv2d(xi, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-        xi = F.pad(xi, (0, 0, rad, rad), mode="reflect")
-        xi = F.conv2d(xi, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-        out[i] = xi[0]
-    return out
+    """Per-sample separable Gaussian blur, kernel variance r, radius ceil(4 sqrt r), reflect-101
+    border (the transform of libs/transforms), as two batched matrix products."""
+    _, _, h, w = x.shape
+    my = _blur_matrices(variance, h, x.dtype)[:, None]  # [N, 1, H, H]
+    mx = _blur_matrices(variance, w, x.dtype)[:, None]  # [N, 1, W, W]
+    return my @ x @ mx.transpose(-1, -2)
 
 
 def augment(x: torch.Tensor, family: str, cfg: AugConfig, gen: torch.Generator) -> torch.Tensor:

@@ -99,3 +99,29 @@ class CifarResNet20(nn.Module):
         out = self.layers(out)
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.fc(out)
+
+
+class FashionCnn(nn.Module):
+    """CNN for 28x28 grayscale input in [0, 1] (Fashion-MNIST): three conv stages
+    (32, 64, 128 channels) with max pooling, one hidden FC layer. No normalisation layers."""
+
+    def __init__(self, hidden: int = 256, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # 14x14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # 7x7
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, ceil_mode=False),  # 3x3
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.25),
+            nn.Linear(128 * 3 * 3, hidden), nn.ReLU(inplace=True),
+            nn.Dropout(0.25),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
