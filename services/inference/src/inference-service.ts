@@ -1,0 +1,362 @@
+// InferenceService: the model-serving sidecar, wired. Start-up order: bind the server with
+// health NOT_SERVING, load and verify the model repository, start the worker pool (sessions
+// live in worker threads), run one warm-up batch per model on every worker, then SERVING.
+import { type Context, context as otelContext, type Link, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  DataType,
+  type inferenceV1,
+  InferenceServiceService,
+  type InferenceServiceServer,
+} from '@glcert/contracts';
+import {
+  CancelledError as CallCancelledError,
+  createLogger,
+  InvalidArgumentError,
+  type Logger,
+  NotFoundError,
+  ResourceExhaustedError,
+  type RunningService,
+  startService,
+  unaryHandler,
+  UnavailableError,
+} from '@glcert/runtime';
+import {
+  BatcherClosedError,
+  type BatcherStats,
+  type BatchRunner,
+  CancelledError,
+  DynamicBatcher,
+  QueueFullError,
+} from './batcher';
+import { INFERENCE_SERVICE_NAME, type InferenceConfig, SERVICE_NAME, withDefaults } from './config';
+import { loadModelRepository, type ModelEntry } from './model-repository';
+import { decodeClassifyInputs } from './validation';
+import { WorkerPool, WorkerUnavailableError } from './worker-pool';
+
+const tracer = trace.getTracer('@glcert/inference');
+
+export interface InferenceServiceOptions {
+  logger?: Logger;
+  /** Resolve startInferenceService only once SERVING (default true); false: once bound. */
+  waitForReady?: boolean;
+  /** Shutdown signals to handle (then exit). Default none: embedded and test use; main.ts passes SIGTERM/SIGINT. */
+  signals?: readonly NodeJS.Signals[];
+  /** Exit after a signal-triggered shutdown. Default process.exit. */
+  exit?: (code: number) => void;
+  /** Test hook: awaited after the models are loaded and before the warm-up runs. */
+  beforeWarmup?: () => Promise<void> | void;
+  /** See WorkerPoolOptions.checkProviderBinaries (tests). */
+  checkProviderBinaries?: boolean;
+}
+
+/** Counters for tests and operators; cumulative since start. */
+export interface InferenceStats {
+  /** Batches handed to a worker by the batchers (warm-up excluded). */
+  readonly batchesRun: number;
+  /** Images in those batches. */
+  readonly imagesRun: number;
+  /** Warm-up batches (one per model per worker). */
+  readonly warmupBatches: number;
+  /** Per-model batcher counters (requests, rejected, cancelled, ...). */
+  readonly models: Readonly<Record<string, Readonly<BatcherStats>>>;
+}
+
+export interface RunningInferenceService {
+  readonly host: string;
+  readonly port: number;
+  /** `host:port` to dial. */
+  readonly address: string;
+  /** Resolves when SERVING (models loaded and warmed); rejects when loading failed. */
+  readonly ready: Promise<void>;
+  readonly stats: InferenceStats;
+  /** Metadata of the loaded models (empty before ready). */
+  models(): inferenceV1.ModelMetadata[];
+  /** Graceful stop: NOT_SERVING, drain in-flight calls, stop the workers. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface ServedModel {
+  entry: ModelEntry;
+  batcher: DynamicBatcher;
+  metadata: inferenceV1.ModelMetadata;
+}
+
+interface State {
+  models: Map<string, ServedModel>;
+  pool?: WorkerPool;
+  ready: boolean;
+  closing: boolean;
+  warmupBatches: number;
+}
+
+function metadataOf(entry: ModelEntry, provider: string, config: InferenceConfig): inferenceV1.ModelMetadata {
+  return {
+    name: entry.name,
+    version: entry.version,
+    sha256: entry.sha256,
+    inputName: entry.inputName,
+    inputShape: [-1n, BigInt(entry.channels), BigInt(entry.height), BigInt(entry.width)],
+    channels: entry.channels,
+    valueMin: entry.valueMin,
+    valueMax: entry.valueMax,
+    classNames: [...entry.classNames],
+    preprocessing: entry.preprocessing,
+    executionProvider: provider,
+    maxBatchSize: config.maxBatchSize,
+  };
+}
+
+function statsView(state: State): InferenceStats {
+  const sum = (key: keyof BatcherStats) => [...state.models.values()].reduce((a, m) => a + m.batcher.stats[key], 0);
+  return {
+    get batchesRun() {
+      return sum('batches');
+    },
+    get imagesRun() {
+      return sum('images');
+    },
+    get warmupBatches() {
+      return state.warmupBatches;
+    },
+    get models() {
+      return Object.fromEntries([...state.models].map(([name, m]) => [name, { ...m.batcher.stats }]));
+    },
+  };
+}
+
+/** A span per executed batch, child of the oldest request's trace and linked to the others'. */
+function tracedRunner(model: string, provider: string, pool: WorkerPool): BatchRunner {
+  return (input, info) => {
+    const contexts = info.contexts.filter((c): c is Context => c !== undefined);
+    const parent = contexts[0] ?? otelContext.active();
+    const parentSpan = trace.getSpanContext(parent);
+    const links: Link[] = [];
+    const seen = new Set<string>(parentSpan ? [parentSpan.spanId] : []);
+    for (const c of contexts.slice(1)) {
+      const sc = trace.getSpanContext(c);
+      if (sc && !seen.has(sc.spanId)) {
+        seen.add(sc.spanId);
+        links.push({ context: sc });
+      }
+    }
+    const attributes = {
+      'glcert.model': model,
+      'glcert.batch_size': info.images,
+      'glcert.queue_delay_ms': info.queueDelayMs,
+      'glcert.batch_requests': info.requests,
+      'glcert.execution_provider': provider,
+    };
+    return tracer.startActiveSpan('inference.batch', { attributes, links }, parent, async (span) => {
+      try {
+        const output = await pool.run(model, input, info.images);
+        span.setAttribute('glcert.compute_ms', output.computeMs);
+        return output;
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  };
+}
+
+function handlers(state: State, log: Logger): InferenceServiceServer {
+  const served = (name: string, field: string): ServedModel => {
+    if (!state.ready) throw new UnavailableError('inference service is not ready: models are loading', { reason: 'NOT_READY' });
+    if (name === '') throw new InvalidArgumentError(field, 'is required: the name of a loaded model');
+    const model = state.models.get(name);
+    if (!model) {
+      throw new NotFoundError(`model '${name}' not found; loaded models: ${[...state.models.keys()].join(', ')}`, {
+        reason: 'MODEL_NOT_FOUND',
+        metadata: { model: name },
+      });
+    }
+    return model;
+  };
+
+  return {
+    classify: unaryHandler<inferenceV1.ClassifyRequest, inferenceV1.ClassifyResponse>(
+      async (request, _call, ctx) => {
+        const model = served(request.model, 'model');
+        const { data, images } = decodeClassifyInputs(request.inputs, model.entry);
+        ctx.throwIfDone();
+        let result;
+        try {
+          result = await model.batcher.submit(data, images, { signal: ctx.signal, context: otelContext.active() });
+        } catch (err) {
+          if (err instanceof QueueFullError) {
+            throw new ResourceExhaustedError(err.message, { reason: 'QUEUE_FULL', metadata: { model: request.model } });
+          }
+          if (err instanceof CancelledError) throw ctx.signal.reason ?? new CallCancelledError();
+          if (err instanceof BatcherClosedError || err instanceof WorkerUnavailableError) {
+            throw new UnavailableError(err.message, { reason: 'SHUTTING_DOWN' });
+          }
+          throw err;
+        }
+        const { labels, logits, classes } = result;
+        return {
+          labels: Array.from(labels),
+          logits: request.returnLogits
+            ? {
+                shape: [BigInt(images), BigInt(classes)],
+                dataType: DataType.DATA_TYPE_FLOAT32,
+                rawContents: Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength),
+              }
+            : undefined,
+          modelVersion: model.entry.version,
+        };
+      },
+      { log },
+    ),
+    getModelMetadata: unaryHandler<inferenceV1.GetModelMetadataRequest, inferenceV1.GetModelMetadataResponse>(
+      (request) => ({ metadata: served(request.name, 'name').metadata }),
+      { log },
+    ),
+    listModels: unaryHandler<inferenceV1.ListModelsRequest, inferenceV1.ListModelsResponse>(
+      () => {
+        if (!state.ready) throw new UnavailableError('inference service is not ready: models are loading', { reason: 'NOT_READY' });
+        return { models: [...state.models.values()].map((m) => m.metadata) };
+      },
+      { log },
+    ),
+  };
+}
+
+async function loadAndWarm(
+  config: InferenceConfig,
+  state: State,
+  running: RunningService,
+  options: InferenceServiceOptions,
+  log: Logger,
+): Promise<void> {
+  const started = performance.now();
+  const entries = await loadModelRepository(config.modelsDir);
+  if (state.closing) return;
+  const pool = await WorkerPool.start({
+    workers: config.workers,
+    models: entries,
+    executionProviders: config.executionProviders,
+    intraOpNumThreads: config.intraOpNumThreads,
+    logger: log,
+    checkProviderBinaries: options.checkProviderBinaries,
+    onWorkerExit: () => {
+      if (state.pool && state.pool.size === 0) {
+        state.ready = false;
+        running.notReady();
+        log.error('no inference worker left: NOT_SERVING');
+      }
+    },
+  });
+  state.pool = pool;
+  if (state.closing) return;
+  for (const entry of entries) {
+    const provider = pool.providers.get(entry.name) ?? 'cpu';
+    const batcher = new DynamicBatcher({
+      model: entry.name,
+      imageElements: entry.channels * entry.height * entry.width,
+      maxBatchSize: config.maxBatchSize,
+      maxQueueDelayMs: config.maxQueueDelayMs,
+      maxQueueSize: config.maxQueueSize,
+      maxInFlight: config.workers,
+      run: tracedRunner(entry.name, provider, pool),
+    });
+    state.models.set(entry.name, { entry, batcher, metadata: metadataOf(entry, provider, config) });
+  }
+  await options.beforeWarmup?.();
+  for (const entry of entries) {
+    if (state.closing) return;
+    const images = Math.min(config.warmupBatchSize, config.maxBatchSize);
+    const value = (entry.valueMin + entry.valueMax) / 2;
+    const elements = images * entry.channels * entry.height * entry.width;
+    const warmStart = performance.now();
+    await pool.runOnEach(entry.name, () => new Float32Array(elements).fill(value), images);
+    state.warmupBatches += pool.size;
+    log.info('model ready', {
+      model: entry.name,
+      version: entry.version,
+      sha256: entry.sha256,
+      execution_provider: pool.providers.get(entry.name),
+      warmup_ms: Math.round(performance.now() - warmStart),
+    });
+  }
+  if (state.closing) return;
+  state.ready = true;
+  running.ready();
+  log.info('inference service ready', {
+    models: entries.map((e) => e.name),
+    workers: pool.size,
+    max_batch_size: config.maxBatchSize,
+    max_queue_delay_ms: config.maxQueueDelayMs,
+    max_queue_size: config.maxQueueSize,
+    startup_ms: Math.round(performance.now() - started),
+  });
+}
+
+/**
+ * Starts the inference service on `config.host:config.port` (port 0: any free port). Resolves
+ * once SERVING by default (rejecting, with everything stopped, if a model cannot be loaded);
+ * with `waitForReady: false` it resolves once bound, and `ready` tells when SERVING.
+ */
+export async function startInferenceService(
+  partial: Partial<InferenceConfig> = {},
+  options: InferenceServiceOptions = {},
+): Promise<RunningInferenceService> {
+  const config = withDefaults(partial);
+  const log = options.logger ?? createLogger(SERVICE_NAME);
+  const state: State = { models: new Map(), ready: false, closing: false, warmupBatches: 0 };
+  let loading: Promise<void> = Promise.resolve();
+
+  const stopModels = async (): Promise<void> => {
+    state.closing = true;
+    state.ready = false;
+    await loading.catch(() => undefined);
+    await Promise.all([...state.models.values()].map((m) => m.batcher.close()));
+    await state.pool?.close();
+  };
+
+  const running = await startService({
+    name: SERVICE_NAME,
+    services: [{ definition: InferenceServiceService, implementation: handlers(state, log), healthName: INFERENCE_SERVICE_NAME }],
+    config: {
+      host: config.host,
+      port: config.port,
+      maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+      maxSendMessageBytes: config.maxSendMessageBytes,
+      shutdownGraceMs: config.shutdownGraceMs,
+    },
+    log,
+    signals: options.signals ?? [],
+    exit: options.exit,
+    onShutdown: stopModels,
+  });
+
+  loading = loadAndWarm(config, state, running, options, log);
+  const ready = loading.then(() => {
+    if (!state.ready) throw new UnavailableError('inference service closed before it was ready', { reason: 'SHUTTING_DOWN' });
+  });
+  ready.catch((err: unknown) => {
+    if (!state.closing) log.error('inference service failed to start: NOT_SERVING', { err });
+  });
+
+  const service: RunningInferenceService = {
+    host: running.host,
+    port: running.port,
+    address: running.address,
+    ready,
+    stats: statsView(state),
+    models: () => [...state.models.values()].filter(() => state.ready).map((m) => m.metadata),
+    close: () => running.shutdown('close'),
+  };
+
+  if (options.waitForReady ?? true) {
+    try {
+      await ready;
+    } catch (err) {
+      await service.close();
+      throw err;
+    }
+  }
+  return service;
+}

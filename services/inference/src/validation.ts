@@ -1,0 +1,57 @@
+// Validation of Classify inputs against a model. Every rejection is INVALID_ARGUMENT naming
+// the offending request field (AIP-193 BadRequest field violation): `inputs`,
+// `inputs.data_type`, `inputs.shape` or `inputs.raw_contents`.
+import { DataType, decodeFloat32Tensor, type Tensor, TensorFormatError } from '@glcert/contracts';
+import { InvalidArgumentError } from '@glcert/runtime';
+import type { ModelEntry } from './model-repository';
+
+/** A validated batch of images: a fresh, aligned copy owning its whole buffer. */
+export interface DecodedImages {
+  data: Float32Array;
+  images: number;
+}
+
+/** Index of the first NaN or infinite value, or -1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN; finite v gives 0
+  }
+  return -1;
+}
+
+/** Checks `inputs` against `model`'s [N, C, H, W] input and decodes it (one copy). */
+export function decodeClassifyInputs(inputs: Tensor | undefined, model: ModelEntry): DecodedImages {
+  if (!inputs) throw new InvalidArgumentError('inputs', 'is required: a float32 NCHW tensor');
+  if (inputs.dataType !== DataType.DATA_TYPE_FLOAT32) {
+    throw new InvalidArgumentError('inputs.data_type', `must be DATA_TYPE_FLOAT32, got ${DataType[inputs.dataType] ?? String(inputs.dataType)}`);
+  }
+  const { channels, height, width } = model;
+  const want = `[N, ${channels}, ${height}, ${width}]`;
+  const shape = inputs.shape;
+  const shown = `[${shape.join(', ')}]`;
+  if (shape.length !== 4) {
+    throw new InvalidArgumentError('inputs.shape', `model '${model.name}' takes ${want} (NCHW, N >= 1), got ${shown} (rank ${shape.length})`);
+  }
+  const [n, c, h, w] = shape;
+  if (BigInt(c) !== BigInt(channels) || BigInt(h) !== BigInt(height) || BigInt(w) !== BigInt(width)) {
+    throw new InvalidArgumentError('inputs.shape', `model '${model.name}' takes ${want}, got ${shown}`);
+  }
+  if (BigInt(n) < 1n) throw new InvalidArgumentError('inputs.shape', `batch dimension N must be >= 1, got ${shown}`);
+  let decoded;
+  try {
+    decoded = decodeFloat32Tensor(inputs, [-1, channels, height, width]);
+  } catch (err) {
+    if (err instanceof TensorFormatError) throw new InvalidArgumentError(`inputs.${err.field}`, err.message);
+    throw err;
+  }
+  const bad = firstNonFinite(decoded.data);
+  if (bad >= 0) {
+    const perImage = channels * height * width;
+    throw new InvalidArgumentError(
+      'inputs.raw_contents',
+      `values must be finite: element ${bad} (image ${Math.floor(bad / perImage)}) is ${decoded.data[bad]}`,
+    );
+  }
+  return { data: decoded.data, images: decoded.shape[0] };
+}

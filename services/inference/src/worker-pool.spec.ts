@@ -1,0 +1,113 @@
+import * as ort from 'onnxruntime-node';
+import { loadModelRepository, type ModelEntry } from './model-repository';
+import { createFixtureRepository, type FixtureRepository } from './testing/fixture-models';
+import { type PoolLogger, resolveExecutionProviders, WorkerPool } from './worker-pool';
+
+function recordingLogger() {
+  const lines: Array<{ level: string; message: string }> = [];
+  const logger: PoolLogger = {
+    info: (message) => lines.push({ level: 'info', message }),
+    warn: (message) => lines.push({ level: 'warn', message }),
+    error: (message) => lines.push({ level: 'error', message }),
+  };
+  return { lines, logger };
+}
+
+function inputs(images: number, elements: number, seed: number): Float32Array {
+  const data = new Float32Array(images * elements);
+  for (let i = 0; i < data.length; i++) data[i] = ((i * 7919 + seed * 104729) % 1000) / 1000;
+  return data;
+}
+
+describe('WorkerPool', () => {
+  let repo: FixtureRepository;
+  let models: ModelEntry[];
+
+  beforeAll(async () => {
+    repo = createFixtureRepository([
+      { name: 'tiny-grey', chw: [1, 6, 6], hidden: [16], classes: 4, seed: 3 },
+      { name: 'tiny-rgb', chw: [3, 4, 4], classes: 10, seed: 5 },
+    ]);
+    models = await loadModelRepository(repo.dir);
+  });
+  afterAll(() => repo.remove());
+
+  it('runs batches in worker threads and matches a direct onnxruntime run', async () => {
+    const { logger, lines } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 2, models, executionProviders: ['cpu'], intraOpNumThreads: 1, logger });
+    try {
+      expect(pool.size).toBe(2);
+      expect(pool.providers.get('tiny-grey')).toBe('cpu');
+      const data = inputs(5, 36, 1);
+      const direct = await ort.InferenceSession.create(repo.onnx.get('tiny-grey')!);
+      const expected = (await direct.run({ input: new ort.Tensor('float32', data.slice(), [5, 1, 6, 6]) })).logits.data as Float32Array;
+      await direct.release();
+      const out = await pool.run('tiny-grey', data.slice(), 5);
+      expect(out.classes).toBe(4);
+      expect(Array.from(out.logits)).toEqual(Array.from(expected));
+      for (let i = 0; i < 5; i++) {
+        const row = Array.from(expected.subarray(i * 4, i * 4 + 4));
+        expect(out.labels[i]).toBe(row.indexOf(Math.max(...row)));
+      }
+      // Several batches in parallel over both workers, two models.
+      const many = await Promise.all(Array.from({ length: 6 }, (_, k) => pool.run(k % 2 ? 'tiny-rgb' : 'tiny-grey', inputs(3, k % 2 ? 48 : 36, k), 3)));
+      expect(many.map((m) => m.classes)).toEqual([4, 10, 4, 10, 4, 10]);
+      expect(lines.filter((l) => l.level !== 'info')).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('transfers the input buffer to the worker instead of copying it', async () => {
+    const { logger } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 1, models, executionProviders: ['cpu'], intraOpNumThreads: 1, logger });
+    try {
+      const data = inputs(2, 48, 2);
+      const result = pool.run('tiny-rgb', data, 2);
+      expect(data.buffer.byteLength).toBe(0); // detached: moved to the worker
+      await result;
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('falls back to CPU with a single log line when CUDA is unavailable', async () => {
+    const { logger, lines } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 2, models, executionProviders: ['cuda', 'cpu'], intraOpNumThreads: 1, logger });
+    try {
+      expect([...pool.providers.values()]).toEqual(['cpu', 'cpu']);
+      const warnings = lines.filter((l) => l.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/cuda/i);
+      expect(warnings[0].message).toMatch(/cpu/i);
+      await expect(pool.run('tiny-rgb', inputs(1, 48, 3), 1)).resolves.toMatchObject({ classes: 10 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('falls back per model when onnxruntime itself refuses CUDA, still logging once', async () => {
+    const { logger, lines } = recordingLogger();
+    const pool = await WorkerPool.start({
+      workers: 2, models, executionProviders: ['cuda'], intraOpNumThreads: 1, logger, checkProviderBinaries: false,
+    });
+    try {
+      expect([...pool.providers.values()]).toEqual(['cpu', 'cpu']);
+      const warnings = lines.filter((l) => l.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/^CUDA execution provider unavailable, falling back to CPU: cuda: /);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects unknown execution providers and reports model load errors', async () => {
+    expect(() => resolveExecutionProviders(['cpu', 'gpu'])).toThrow(/unknown execution provider 'gpu'/);
+    expect(resolveExecutionProviders(['CPU']).providers).toEqual(['cpu']);
+    const { logger } = recordingLogger();
+    const bad = [{ ...models[0], inputName: 'pixels' }];
+    await expect(WorkerPool.start({ workers: 1, models: bad, executionProviders: ['cpu'], intraOpNumThreads: 1, logger })).rejects.toThrow(/no input 'pixels'/);
+    const wrongShape = [{ ...models[0], channels: 3 }];
+    await expect(WorkerPool.start({ workers: 1, models: wrongShape, executionProviders: ['cpu'], intraOpNumThreads: 1, logger })).rejects.toThrow(/disagrees with card/);
+  });
+});

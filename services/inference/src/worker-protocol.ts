@@ -1,0 +1,81 @@
+// Messages between the worker pool (main thread) and an inference worker. Tensors travel as
+// transferred ArrayBuffers (moved, not copied).
+
+/** One model a worker must load, with the execution providers to try in order. */
+export interface WorkerModelSpec {
+  name: string;
+  file: string;
+  inputName: string;
+  /** Output holding the logits; undefined: the first output. */
+  outputName?: string;
+  /** C, H, W of one image. */
+  chw: [number, number, number];
+  classes: number;
+  /** Execution providers to try, in order (e.g. ['cuda', 'cpu']). */
+  providers: string[];
+}
+
+export interface LoadRequest {
+  type: 'load';
+  models: WorkerModelSpec[];
+  intraOpNumThreads: number;
+}
+
+export interface RunRequest {
+  type: 'run';
+  id: number;
+  model: string;
+  /** images x C x H x W float32 values; transferred. */
+  input: ArrayBuffer;
+  images: number;
+}
+
+export interface CloseRequest {
+  type: 'close';
+}
+
+export type WorkerRequest = LoadRequest | RunRequest | CloseRequest;
+
+/** How one model was loaded in a worker. */
+export interface LoadedModel {
+  name: string;
+  /** The execution provider the session uses. */
+  provider: string;
+  /** Why a provider listed before `provider` could not be used (undefined: none failed). */
+  fallbackReason?: string;
+  outputName: string;
+}
+
+export interface LoadedResponse {
+  type: 'loaded';
+  models: LoadedModel[];
+}
+
+export interface LoadFailedResponse {
+  type: 'load-failed';
+  message: string;
+}
+
+export interface RunResultResponse {
+  type: 'result';
+  id: number;
+  /** images x classes float32 logits; transferred. */
+  logits: ArrayBuffer;
+  /** images int32 argmax labels; transferred. */
+  labels: ArrayBuffer;
+  classes: number;
+  /** Time inside session.run, in milliseconds. */
+  computeMs: number;
+}
+
+export interface RunFailedResponse {
+  type: 'run-failed';
+  id: number;
+  message: string;
+}
+
+export interface ClosedResponse {
+  type: 'closed';
+}
+
+export type WorkerResponse = LoadedResponse | LoadFailedResponse | RunResultResponse | RunFailedResponse | ClosedResponse;
