@@ -18,6 +18,9 @@ export default [
         {
           enforceBuildableLibDependency: false,
           banTransitiveDependencies: false,
+          // lazy loading is a front-end bundle concern; services load modules dynamically on purpose
+          // (telemetry first, then the server), so mixed static/dynamic imports are fine here
+          checkDynamicDependenciesExceptions: ['.*'],
           depConstraints: [
             // generated code depends on nothing of ours
             { sourceTag: 'type:gen', onlyDependOnLibsWithTags: [] },

@@ -26,7 +26,7 @@ function brightness(lo: number, hi: number, extra: Partial<boundsV1.GetThreshold
 
 function call(client: BoundServiceClient, req: boundsV1.GetThresholdRequest): Promise<boundsV1.GetThresholdResponse> {
   return new Promise((resolve, reject) =>
-    client.getThreshold(req, { deadline: Date.now() + 60_000 }, (err, res) => (err ? reject(err) : resolve(res!))),
+    client.getThreshold(req, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (err, res) => (err ? reject(err) : resolve(res!))),
   );
 }
 
