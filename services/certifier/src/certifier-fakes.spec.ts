@@ -356,6 +356,17 @@ describe('sampler failures', () => {
     }
   });
 
+  it('a dns:/// entry is one round-robin client over the addresses of the name', async () => {
+    const r = await rig({ samplers: 1, samplerAddrs: (s) => [`dns:///localhost:${s[0]!.port}`] });
+    try {
+      const res = await certify(r.client, request({ n: 300n }));
+      expect(res.certificate!.na).toBe(BigInt(fakeCounts(42n, 1, 0, 300)[7]!));
+      expect(r.certifier.samplerStats().map((s) => s.address)).toEqual([`dns:///localhost:${r.samplers[0]!.port}`]);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('the same counts with one sampler and with three', async () => {
     const one = await rig({ samplers: 1 });
     const three = await rig({ samplers: 3 });

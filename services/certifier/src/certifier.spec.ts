@@ -215,7 +215,7 @@ describe('certifier with mnist-cnn', () => {
     const limited = await startCertifier(cluster, cluster.samplers.map((s) => s.address), { maxInflight: 1, chunkSize: 500 });
     const limitedClient = certifierClient(limited.address);
     try {
-      const slow = certify(limitedClient, request(png(seven.file), { n: 20_000n, seed: 5n }));
+      const slow = certify(limitedClient, request(png(seven.file), { n: 10_000n, seed: 5n }));
       const until = Date.now() + 10_000;
       while (limited.inflight() === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
       const err = await failure(certify(limitedClient, request(png(seven.file), { seed: 6n })));
@@ -233,7 +233,7 @@ describe('certifier with mnist-cnn', () => {
     const proxyClient = certifierClient(viaProxies.address);
     try {
       const digit = digits().find((d) => d.label === 4)!;
-      const req = request(png(digit.file), { n: 12_000n, seed: 4242n });
+      const req = request(png(digit.file), { n: 8_000n, seed: 4242n });
       const reference = (await certify(client, req)).certificate!;
       const pending = certify(proxyClient, req);
       // wait until the second sampler is counting a chunk of this certification, then kill it

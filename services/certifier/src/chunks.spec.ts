@@ -8,14 +8,11 @@ describe('splitRange', () => {
         const chunks = splitRange(1, count, size);
         let next = 0;
         for (const c of chunks) {
-          expect(c.stream).toBe(1);
-          expect(c.start).toBe(next);
-          expect(c.end - c.start).toBeGreaterThan(0);
-          expect(c.end - c.start).toBeLessThanOrEqual(size);
+          // plain checks: expect() per chunk is slow over thousands of chunks
+          if (c.stream !== 1 || c.start !== next || c.end <= c.start || c.end - c.start > size) return false;
           next = c.end;
         }
-        expect(next).toBe(count);
-        expect(chunks.length).toBe(Math.ceil(count / size));
+        return next === count && chunks.length === Math.ceil(count / size);
       }),
     );
   });
