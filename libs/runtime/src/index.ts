@@ -1,1 +1,72 @@
-export {};
+// @glcert/runtime: what every service uses to be a gRPC server and client. Import it only
+// after telemetry started (a service's main.ts calls `bootstrap` from @glcert/telemetry, which
+// then loads the module that imports this one). See README.md.
+export {
+  env,
+  readConfig,
+  loadConfig,
+  describeConfig,
+  serverConfigSchema,
+  envPrefix,
+  parseAddr,
+  ConfigError,
+  EXIT_CONFIG,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+} from './config';
+export type { Field, Schema, ConfigOf, ConfigProblem, LoadConfigOptions, ServerConfig, ServerConfigDefaults } from './config';
+
+export {
+  ERROR_DOMAIN,
+  STATUS_DETAILS_KEY,
+  GlcertError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  FailedPreconditionError,
+  UnavailableError,
+  DeadlineExceededError,
+  CancelledError,
+  mapError,
+  toStatus,
+  toServiceError,
+  toRpcStatus,
+  okRpcStatus,
+  decodeStatus,
+  decodeRpcStatus,
+} from './errors';
+export type { FieldViolation, ErrorOptions, StatusContext, MappedError, DecodedStatus } from './errors';
+
+export { unaryHandler, clientStreamHandler, serverStreamHandler, bidiHandler, send } from './handlers';
+export type { CallContext, HandlerOptions } from './handlers';
+
+export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate } from './deadline';
+export type { PropagateOptions, ServerCall } from './deadline';
+
+export { createServer, bindServer, hostPort, shutdownServer, startService, serviceNameOf } from './server';
+export type {
+  ServerLimits,
+  CreateServerOptions,
+  ShutdownServerOptions,
+  ServiceRegistration,
+  SignalTarget,
+  StartServiceOptions,
+  RunningService,
+} from './server';
+
+export {
+  createClient,
+  clientTarget,
+  clientChannelOptions,
+  serviceConfigJson,
+  defaultDeadlineInterceptor,
+  createHealthClient,
+  checkHealth,
+  waitForServing,
+  DEFAULT_DEADLINE_MS,
+} from './client';
+export type { ClientOptions, ClientConstructor, HealthClient, HealthStatus } from './client';
+
+// the structured logger lives in @glcert/telemetry (no gRPC there); re-exported for services
+export { createLogger } from '@glcert/telemetry';
+export type { Logger, LogLevel, LogFields } from '@glcert/telemetry';

@@ -1,0 +1,168 @@
+import * as grpc from '@grpc/grpc-js';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import { instrumentGrpc } from '@glcert/telemetry';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './config';
+import { deadlineIn } from './deadline';
+
+/**
+ * Client channels: explicit message limits, keepalive, a default deadline on every call that
+ * sets none, and round-robin over several replicas (`ipv4:a:p,b:p` static list) or over every
+ * address a DNS name resolves to (`dns:///sampler-headless:50052`, a headless Service).
+ */
+
+export const DEFAULT_DEADLINE_MS = 30_000;
+
+export interface ClientOptions {
+  /** grpc.max_receive_message_length. Default 16 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** grpc.max_send_message_length. Default 16 MiB. */
+  maxSendMessageBytes?: number;
+  /** Deadline of a call that sets none (`deadline: Infinity` opts out, e.g. for a Watch). Default 30 s. */
+  defaultDeadlineMs?: number;
+  /** HTTP/2 keepalive ping interval while calls are active. Default 30 s. */
+  keepaliveTimeMs?: number;
+  /** Default 10 s. */
+  keepaliveTimeoutMs?: number;
+  /** Default round_robin. */
+  loadBalancing?: 'round_robin' | 'pick_first';
+  /**
+   * Idempotent methods retried on UNAVAILABLE only (AIP-194), e.g.
+   * `[{ service: 'glcert.certify.v1.CertificationService', method: 'Certify' }]`.
+   */
+  retryUnavailable?: Array<{ service: string; method?: string }>;
+  /** Attempts in all for those methods. Default 3. */
+  maxAttempts?: number;
+  /** Default insecure (plaintext inside the cluster). */
+  credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+  interceptors?: grpc.Interceptor[];
+}
+
+export type ClientConstructor<C extends grpc.Client> = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: Partial<grpc.ClientOptions>,
+) => C;
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}:\d+$/;
+const IPV6 = /^\[[0-9A-Fa-f:.]+\]:\d+$/;
+
+/**
+ * The grpc-js target for one or several addresses: one address passes through (`host:port`
+ * resolves by DNS, `dns:///name:port` too); several must be IP literals and become an
+ * `ipv4:`/`ipv6:` static list.
+ */
+export function clientTarget(addrs: string | readonly string[]): string {
+  const list = (typeof addrs === 'string' ? addrs.split(',') : addrs).map((a) => a.trim()).filter((a) => a !== '');
+  if (list.length === 0) throw new Error('createClient: no address given');
+  if (list.length === 1) return list[0]!;
+  if (list.every((a) => IPV4.test(a))) return `ipv4:${list.join(',')}`;
+  if (list.every((a) => IPV6.test(a))) return `ipv6:${list.join(',')}`;
+  throw new Error(
+    `createClient: several addresses must all be IPv4 or all IPv6 literals (got ${list.join(',')}); ` +
+      'for replicas behind one name use a single dns:///name:port address',
+  );
+}
+
+/** The JSON of grpc.service_config: load balancing policy plus the retry policy of idempotent methods. */
+export function serviceConfigJson(options: ClientOptions = {}): string {
+  const config: grpc.ServiceConfig = {
+    loadBalancingConfig: [{ [options.loadBalancing ?? 'round_robin']: {} }],
+    methodConfig: [],
+  };
+  if (options.retryUnavailable?.length) {
+    config.methodConfig.push({
+      name: options.retryUnavailable.map((m) => (m.method ? { service: m.service, method: m.method } : { service: m.service })),
+      retryPolicy: {
+        maxAttempts: options.maxAttempts ?? 3,
+        initialBackoff: '0.1s',
+        maxBackoff: '1s',
+        backoffMultiplier: 2,
+        retryableStatusCodes: [grpc.status.UNAVAILABLE],
+      },
+    });
+  }
+  return JSON.stringify(config);
+}
+
+/** A client interceptor giving calls without a deadline one `ms` from now. */
+export function defaultDeadlineInterceptor(ms: number): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options.deadline === undefined ? { ...options, deadline: deadlineIn(ms) } : options));
+}
+
+/** The channel options createClient uses. */
+export function clientChannelOptions(options: ClientOptions = {}): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 30_000,
+    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 10_000,
+    'grpc.service_config': serviceConfigJson(options),
+    // the policy is ours; do not look up service config in DNS TXT records
+    'grpc.service_config_disable_resolution': 1,
+    ...options.channelOptions,
+  };
+}
+
+/**
+ * `createClient(SamplingServiceClient, config.samplers, { defaultDeadlineMs: 60_000 })`.
+ * Close it with `client.close()` (e.g. in the service's onShutdown).
+ */
+export function createClient<C extends grpc.Client>(
+  Ctor: ClientConstructor<C>,
+  addrs: string | readonly string[],
+  options: ClientOptions = {},
+): C {
+  instrumentGrpc(grpc);
+  return new Ctor(clientTarget(addrs), options.credentials ?? grpc.credentials.createInsecure(), {
+    ...clientChannelOptions(options),
+    interceptors: [defaultDeadlineInterceptor(options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS), ...(options.interceptors ?? [])],
+  });
+}
+
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+export interface HealthClient extends grpc.Client {
+  check(
+    request: { service: string },
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, response?: { status: HealthStatus }) => void,
+  ): grpc.ClientUnaryCall;
+  watch(request: { service: string }, options?: grpc.CallOptions): grpc.ClientReadableStream<{ status: HealthStatus }>;
+}
+
+let HealthClientCtor: ClientConstructor<HealthClient> | undefined;
+
+/** A `grpc.health.v1.Health` client (Check and Watch), for readiness waits and tests. */
+export function createHealthClient(addrs: string | readonly string[], options: ClientOptions = {}): HealthClient {
+  instrumentGrpc(grpc);
+  HealthClientCtor ??= grpc.makeGenericClientConstructor(
+    healthServiceDefinition as unknown as grpc.ServiceDefinition,
+    'grpc.health.v1.Health',
+  ) as unknown as ClientConstructor<HealthClient>;
+  return createClient(HealthClientCtor, addrs, options);
+}
+
+/** One Health/Check; rejects with the ServiceError (NOT_FOUND for an unknown key). */
+export function checkHealth(client: HealthClient, service = '', timeoutMs = 5_000): Promise<HealthStatus> {
+  return new Promise((resolve, reject) => {
+    client.check({ service }, { deadline: deadlineIn(timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!.status)));
+  });
+}
+
+/** Polls Health/Check until `service` is SERVING; rejects after `timeoutMs`. */
+export async function waitForServing(client: HealthClient, service = '', timeoutMs = 30_000, intervalMs = 100): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      if ((await checkHealth(client, service, Math.max(1, Math.min(1_000, end - Date.now())))) === 'SERVING') return;
+      last = 'NOT_SERVING';
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`${service || 'server'} not SERVING after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : String(last)})`);
+}

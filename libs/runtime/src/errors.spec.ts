@@ -1,0 +1,162 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  CancelledError,
+  decodeRpcStatus,
+  decodeStatus,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  toRpcStatus,
+  toServiceError,
+  toStatus,
+  UnavailableError,
+  FailedPreconditionError,
+} from './errors';
+import { startTestService, captureLogger, type Harness } from './testing/harness';
+import { call, callError, type EchoResponse } from './testing/test-service';
+
+describe('toStatus (unit)', () => {
+  it.each([
+    ['InvalidArgumentError', new InvalidArgumentError('n', 'must be >= 1'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT'],
+    ['NotFoundError', new NotFoundError('no model'), grpc.status.NOT_FOUND, 'NOT_FOUND'],
+    ['ResourceExhaustedError', new ResourceExhaustedError('queue full'), grpc.status.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED'],
+    ['FailedPreconditionError', new FailedPreconditionError('not built'), grpc.status.FAILED_PRECONDITION, 'FAILED_PRECONDITION'],
+    ['UnavailableError', new UnavailableError('not ready'), grpc.status.UNAVAILABLE, 'UNAVAILABLE'],
+    ['DeadlineExceededError', new DeadlineExceededError(), grpc.status.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED'],
+    ['CancelledError', new CancelledError(), grpc.status.CANCELLED, 'CANCELLED'],
+  ])('%s keeps its code and gets an ErrorInfo', (_name, err, code, reason) => {
+    const status = toStatus(err);
+    expect(status.code).toBe(code);
+    expect(status.details).toBe(err.message);
+    const decoded = decodeStatus(status.metadata);
+    expect(decoded).toMatchObject({ code, message: err.message, errorInfo: { reason, domain: 'glcert.dev' } });
+  });
+
+  it('an unknown error becomes INTERNAL: the cause is logged with an error id, not sent', () => {
+    const { log, lines } = captureLogger();
+    const status = toStatus(new TypeError('password=hunter2 at db.ts:12'), { log, method: '/x.Y/Z' });
+    expect(status.code).toBe(grpc.status.INTERNAL);
+    expect(status.details).not.toContain('hunter2');
+    const info = decodeStatus(status.metadata)!.errorInfo!;
+    expect(info.reason).toBe('INTERNAL');
+    const errorId = info.metadata['error_id'];
+    expect(status.details).toContain(errorId);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'error', error_id: errorId, method: '/x.Y/Z', err: { name: 'TypeError' } });
+  });
+
+  it('passes through UNAVAILABLE/DEADLINE_EXCEEDED/CANCELLED/RESOURCE_EXHAUSTED of a downstream call, hides the rest', () => {
+    const { log } = captureLogger();
+    const downstream = (code: grpc.status): grpc.ServiceError =>
+      Object.assign(new Error(`${code} upstream`), { code, details: 'upstream said no', metadata: new grpc.Metadata() });
+    expect(toStatus(downstream(grpc.status.UNAVAILABLE), { log })).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'upstream said no' });
+    expect(toStatus(downstream(grpc.status.DEADLINE_EXCEEDED), { log }).code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(toStatus(downstream(grpc.status.INVALID_ARGUMENT), { log }).code).toBe(grpc.status.INTERNAL);
+    expect(decodeStatus(toStatus(downstream(grpc.status.UNAVAILABLE), { log }).metadata)?.errorInfo?.reason).toBe('UPSTREAM_UNAVAILABLE');
+  });
+
+  it('an AbortError (from an aborted signal) is CANCELLED', () => {
+    const err = Object.assign(new Error('aborted'), { name: 'AbortError' });
+    expect(toStatus(err).code).toBe(grpc.status.CANCELLED);
+  });
+
+  it('InvalidArgumentError.of names every field and lists every violation', () => {
+    const err = InvalidArgumentError.of([
+      { field: 'n', description: 'must be >= n0' },
+      { field: 'alpha', description: 'must be in (0, 1)', reason: 'OUT_OF_RANGE' },
+    ]);
+    expect(err.message).toBe('n: must be >= n0; alpha: must be in (0, 1)');
+    const rpc = decodeRpcStatus(toRpcStatus(err));
+    expect(rpc.badRequest?.fieldViolations).toEqual([
+      { field: 'n', description: 'must be >= n0', reason: 'INVALID_FIELD' },
+      { field: 'alpha', description: 'must be in (0, 1)', reason: 'OUT_OF_RANGE' },
+    ]);
+  });
+
+  it('toRpcStatus is the in-band form of the same mapping; toServiceError the handler form', () => {
+    const err = new NotFoundError("model 'x' not found", { reason: 'MODEL_NOT_FOUND', metadata: { model: 'x' } });
+    const rpc = toRpcStatus(err);
+    expect(rpc.code).toBe(grpc.status.NOT_FOUND);
+    expect(decodeRpcStatus(rpc).errorInfo).toEqual({ reason: 'MODEL_NOT_FOUND', domain: 'glcert.dev', metadata: { model: 'x' } });
+    const se = toServiceError(err);
+    expect(se).toBeInstanceOf(Error);
+    expect(se).toMatchObject({ code: grpc.status.NOT_FOUND, details: "model 'x' not found" });
+  });
+
+  it('decodeStatus is undefined when there is no details trailer', () => {
+    expect(decodeStatus(new grpc.Metadata())).toBeUndefined();
+    expect(decodeStatus(undefined)).toBeUndefined();
+  });
+});
+
+describe('errors through real gRPC', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startTestService();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('a thrown InvalidArgumentError arrives as INVALID_ARGUMENT with ErrorInfo and BadRequest', async () => {
+    const err = await callError(h.client(), 'echo', { text: 'x', fail: 'invalid' });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toBe('threat_model.contrast.min: must be > 0, got -1');
+    const d = decodeStatus(err)!;
+    expect(d.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(d.errorInfo).toEqual({ reason: 'INVALID_ARGUMENT', domain: 'glcert.dev', metadata: {} });
+    expect(d.badRequest?.fieldViolations).toEqual([
+      { field: 'threat_model.contrast.min', description: 'must be > 0, got -1', reason: 'INVALID_FIELD' },
+    ]);
+  });
+
+  it.each([
+    ['notfound', grpc.status.NOT_FOUND, 'MODEL_NOT_FOUND', { model: 'resnet-9000' }],
+    ['exhausted', grpc.status.RESOURCE_EXHAUSTED, 'QUEUE_FULL', { queue_length: '64' }],
+    ['precondition', grpc.status.FAILED_PRECONDITION, 'FAILED_PRECONDITION', {}],
+    ['unavailable', grpc.status.UNAVAILABLE, 'NOT_READY', {}],
+  ])('fail=%s arrives as code %i with reason %s', async (fail, code, reason, metadata) => {
+    const err = await callError(h.client(), 'echo', { text: 'x', fail });
+    expect(err.code).toBe(code);
+    expect(decodeStatus(err)?.errorInfo).toEqual({ reason, domain: 'glcert.dev', metadata });
+    expect(decodeStatus(err)?.badRequest).toBeUndefined();
+  });
+
+  it('an unexpected error arrives as INTERNAL without its message, which is logged server-side', async () => {
+    const err = await callError(h.client(), 'echo', { text: 'x', fail: 'boom' });
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.details).not.toContain('hunter2');
+    const logged = h.lines.find((l) => l['msg'] === 'internal error');
+    expect(logged).toMatchObject({ method: '/glcert.test.v1.TestService/Echo', err: { message: expect.stringContaining('hunter2') } });
+    expect(logged!['error_id']).toBe(decodeStatus(err)?.errorInfo?.metadata['error_id']);
+  });
+
+  it('a bidi stream handler error ends the stream with the mapped status', async () => {
+    const stream = h.client().chat({ deadline: Date.now() + 5_000 });
+    const got: EchoResponse[] = [];
+    stream.on('data', (m: EchoResponse) => got.push(m));
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    stream.write({ text: 'a' });
+    stream.write({ text: 'b', fail: 'invalid' });
+    const err = await ended;
+    expect(got).toEqual([{ text: 'A' }]);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(decodeStatus(err)?.badRequest?.fieldViolations[0]?.field).toBe('threat_model.contrast.min');
+  });
+
+  it('a bidi stream ends OK when the handler returns', async () => {
+    const stream = h.client().chat({ deadline: Date.now() + 5_000 });
+    const got: EchoResponse[] = [];
+    stream.on('data', (m: EchoResponse) => got.push(m));
+    const status = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+    stream.write({ text: 'x' });
+    stream.end();
+    expect((await status).code).toBe(grpc.status.OK);
+    expect(got).toEqual([{ text: 'X' }]);
+  });
+
+  it('a unary handler still answers normally', async () => {
+    expect(await call(h.client(), 'echo', { text: 'ok' })).toMatchObject({ text: 'ok' });
+  });
+});

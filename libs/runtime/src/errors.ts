@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { googleRpc, packAny, RPC_TYPE_NAMES, unpackAny } from '@glcert/contracts';
+import { createLogger, type Logger } from '@glcert/telemetry';
+
+/**
+ * Errors and their gRPC status: ONE mapping for every service (STYLE.md "Errors", AIP-193).
+ *
+ * Handlers throw typed domain errors; `toStatus` (and its two siblings `toServiceError`,
+ * `toRpcStatus`) turns anything thrown into a status whose details carry a
+ * `google.rpc.ErrorInfo` (reason, domain `glcert.dev`, metadata) and, for bad fields, a
+ * `google.rpc.BadRequest`. On the wire the details travel as a serialized `google.rpc.Status`
+ * in the `grpc-status-details-bin` trailer; `decodeStatus` reads them back.
+ */
+
+export const ERROR_DOMAIN = 'glcert.dev';
+export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+
+export interface FieldViolation {
+  /** Path of the field in the request, e.g. `threat_model.contrast.min`. */
+  field: string;
+  description: string;
+  /** UPPER_SNAKE_CASE; default `INVALID_FIELD`. */
+  reason?: string;
+}
+
+export interface ErrorOptions {
+  /** ErrorInfo.reason, UPPER_SNAKE_CASE. Each error class has a default. */
+  reason?: string;
+  /** ErrorInfo.metadata. Never put secrets or payloads here: clients see it. */
+  metadata?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** Base of the typed domain errors: a gRPC code plus the ErrorInfo fields. */
+export class GlcertError extends Error {
+  readonly code: grpc.status;
+  readonly reason: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly fieldViolations: readonly FieldViolation[];
+
+  constructor(code: grpc.status, message: string, options: ErrorOptions = {}, fieldViolations: FieldViolation[] = []) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.reason = options.reason ?? grpc.status[code];
+    this.metadata = { ...options.metadata };
+    this.fieldViolations = fieldViolations;
+  }
+}
+
+/** INVALID_ARGUMENT naming the field: `new InvalidArgumentError('n', 'must be > 0')`. */
+export class InvalidArgumentError extends GlcertError {
+  constructor(field: string, description: string, options: ErrorOptions = {}) {
+    super(grpc.status.INVALID_ARGUMENT, `${field}: ${description}`, { reason: 'INVALID_ARGUMENT', ...options }, [
+      { field, description, reason: options.reason ?? 'INVALID_FIELD' },
+    ]);
+  }
+
+  /** Several bad fields at once; the message names all of them. */
+  static of(violations: FieldViolation[], options: ErrorOptions = {}): GlcertError {
+    if (violations.length === 0) throw new RangeError('InvalidArgumentError.of needs at least one violation');
+    const message = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
+    return new GlcertError(grpc.status.INVALID_ARGUMENT, message, { reason: 'INVALID_ARGUMENT', ...options }, violations);
+  }
+}
+
+/** NOT_FOUND, e.g. an unknown model. */
+export class NotFoundError extends GlcertError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(grpc.status.NOT_FOUND, message, options);
+  }
+}
+
+/** RESOURCE_EXHAUSTED: queue full, payload too big. */
+export class ResourceExhaustedError extends GlcertError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(grpc.status.RESOURCE_EXHAUSTED, message, options);
+  }
+}
+
+/** FAILED_PRECONDITION: the system is not in a state the request needs. */
+export class FailedPreconditionError extends GlcertError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(grpc.status.FAILED_PRECONDITION, message, options);
+  }
+}
+
+/** UNAVAILABLE: not ready, dependency down; clients may retry idempotent calls. */
+export class UnavailableError extends GlcertError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(grpc.status.UNAVAILABLE, message, options);
+  }
+}
+
+/** DEADLINE_EXCEEDED: the work could not finish in the caller's time. */
+export class DeadlineExceededError extends GlcertError {
+  constructor(message = 'deadline exceeded', options: ErrorOptions = {}) {
+    super(grpc.status.DEADLINE_EXCEEDED, message, options);
+  }
+}
+
+/** CANCELLED: the caller went away; thrown at the next batch boundary. */
+export class CancelledError extends GlcertError {
+  constructor(message = 'call cancelled', options: ErrorOptions = {}) {
+    super(grpc.status.CANCELLED, message, options);
+  }
+}
+
+/** Codes of a failed downstream call that are passed on as they are; any other becomes INTERNAL. */
+const PASS_THROUGH = new Set<grpc.status>([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNAVAILABLE,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
+
+export interface StatusContext {
+  /** Where INTERNAL causes are logged. Default: a `runtime` logger. */
+  log?: Logger;
+  /** The RPC, for the log line (`/pkg.Service/Method`). */
+  method?: string;
+}
+
+/** The protocol-independent form every mapping goes through. */
+export interface MappedError {
+  code: grpc.status;
+  message: string;
+  errorInfo: googleRpc.ErrorInfo;
+  fieldViolations: FieldViolation[];
+}
+
+let defaultLog: Logger | undefined;
+function fallbackLog(): Logger {
+  return (defaultLog ??= createLogger('runtime'));
+}
+
+function isGrpcStatusError(err: unknown): err is Error & { code: grpc.status; details?: string } {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown; metadata?: unknown };
+  return typeof e.code === 'number' && Number.isInteger(e.code) && e.code > 0 && e.code <= 16 && e.metadata instanceof grpc.Metadata;
+}
+
+/** Maps anything thrown to a code, a client-safe message and the ErrorInfo/BadRequest details. */
+export function mapError(err: unknown, ctx: StatusContext = {}): MappedError {
+  if (err instanceof GlcertError) {
+    if (ctx.log?.isEnabled('debug')) ctx.log.debug('rpc failed', { method: ctx.method, code: grpc.status[err.code], err });
+    return {
+      code: err.code,
+      message: err.message,
+      errorInfo: { reason: err.reason, domain: ERROR_DOMAIN, metadata: { ...err.metadata } },
+      fieldViolations: [...err.fieldViolations],
+    };
+  }
+  if (err instanceof Error && err.name === 'AbortError') {
+    return mapError(new CancelledError('call cancelled'), ctx);
+  }
+  if (isGrpcStatusError(err) && PASS_THROUGH.has(err.code)) {
+    // a dependency failed in a way the caller can act on (retry, back off, give up)
+    const message = err.details ?? err.message;
+    return mapError(new GlcertError(err.code, message, { reason: `UPSTREAM_${grpc.status[err.code]}` }), ctx);
+  }
+  const errorId = randomUUID();
+  (ctx.log ?? fallbackLog()).error('internal error', { method: ctx.method, error_id: errorId, err });
+  return {
+    code: grpc.status.INTERNAL,
+    message: `internal error (error_id ${errorId})`,
+    errorInfo: { reason: 'INTERNAL', domain: ERROR_DOMAIN, metadata: { error_id: errorId } },
+    fieldViolations: [],
+  };
+}
+
+function rpcStatusOf(m: MappedError): googleRpc.Status {
+  const details = [packAny(RPC_TYPE_NAMES.errorInfo, googleRpc.ErrorInfo, m.errorInfo)];
+  if (m.fieldViolations.length > 0) {
+    details.push(
+      packAny(RPC_TYPE_NAMES.badRequest, googleRpc.BadRequest, {
+        fieldViolations: m.fieldViolations.map((v) => ({
+          field: v.field,
+          description: v.description,
+          reason: v.reason ?? 'INVALID_FIELD',
+        })),
+      }),
+    );
+  }
+  return { code: m.code, message: m.message, details };
+}
+
+/** A `google.rpc.Status` for `err`: the in-band status of one streamed item (STYLE.md "Streaming"). */
+export function toRpcStatus(err: unknown, ctx: StatusContext = {}): googleRpc.Status {
+  return rpcStatusOf(mapError(err, ctx));
+}
+
+/** The OK `google.rpc.Status` of a streamed item that succeeded. */
+export function okRpcStatus(): googleRpc.Status {
+  return { code: grpc.status.OK, message: '', details: [] };
+}
+
+/** A grpc-js status (code, details, trailers with `grpc-status-details-bin`) for `err`. */
+export function toStatus(err: unknown, ctx: StatusContext = {}): grpc.StatusObject {
+  const mapped = mapError(err, ctx);
+  const metadata = new grpc.Metadata();
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(googleRpc.Status.encode(rpcStatusOf(mapped)).finish()));
+  return { code: mapped.code, details: mapped.message, metadata };
+}
+
+/** `toStatus` as the Error grpc-js handlers pass to `callback(err)` or `call.emit('error', err)`. */
+export function toServiceError(err: unknown, ctx: StatusContext = {}): grpc.ServerErrorResponse & grpc.StatusObject {
+  const status = toStatus(err, ctx);
+  return Object.assign(new Error(status.details), status);
+}
+
+export interface DecodedStatus {
+  code: number;
+  message: string;
+  errorInfo?: googleRpc.ErrorInfo;
+  badRequest?: googleRpc.BadRequest;
+  /** All details, including types not decoded above. */
+  details: googleRpc.Status['details'];
+}
+
+/** Reads ErrorInfo and BadRequest out of a `google.rpc.Status` (e.g. an in-band stream item status). */
+export function decodeRpcStatus(status: googleRpc.Status): DecodedStatus {
+  let errorInfo: googleRpc.ErrorInfo | undefined;
+  let badRequest: googleRpc.BadRequest | undefined;
+  for (const any of status.details) {
+    errorInfo ??= unpackAny(any, RPC_TYPE_NAMES.errorInfo, googleRpc.ErrorInfo);
+    badRequest ??= unpackAny(any, RPC_TYPE_NAMES.badRequest, googleRpc.BadRequest);
+  }
+  return { code: status.code, message: status.message, errorInfo, badRequest, details: status.details };
+}
+
+/**
+ * Client side: the rich status of a failed call (a grpc-js ServiceError, or its Metadata).
+ * Undefined when the trailer is absent (errors raised by grpc-js itself carry none).
+ */
+export function decodeStatus(errOrMetadata: { metadata?: grpc.Metadata } | grpc.Metadata | undefined): DecodedStatus | undefined {
+  const metadata = errOrMetadata instanceof grpc.Metadata ? errOrMetadata : errOrMetadata?.metadata;
+  const raw = metadata?.get(STATUS_DETAILS_KEY)[0];
+  if (raw === undefined) return undefined;
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw;
+  return decodeRpcStatus(googleRpc.Status.decode(bytes));
+}
