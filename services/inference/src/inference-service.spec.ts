@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
-import { DataType, encodeFloat32Tensor } from '@glcert/contracts';
+import { DataType, encodeFloat32Tensor, inferenceV1 } from '@glcert/contracts';
 import { checkHealth, createLogger, decodeStatus, type Logger } from '@glcert/runtime';
 import { INFERENCE_SERVICE_NAME } from './config';
 import { type RunningInferenceService, startInferenceService } from './inference-service';
@@ -320,7 +320,8 @@ describe('InferenceService under load', () => {
   });
 });
 
-describe('InferenceService cancellation', () => {
+describe('InferenceService cancellation and message limits', () => {
+  const LIMIT = 64 * 1024;
   const GREY_ONLY: [number, number, number] = [1, 8, 8];
   let repo: FixtureRepository;
   let service: RunningInferenceService;
@@ -330,7 +331,7 @@ describe('InferenceService cancellation', () => {
     repo = createFixtureRepository([{ name: 'grey-net', chw: GREY_ONLY, hidden: [16], classes: 10, seed: 31 }]);
     // batches form only when 8 images are queued (the delay is a minute): queued work waits
     service = await startInferenceService(
-      { modelsDir: repo.dir, port: 0, maxBatchSize: 8, maxQueueDelayMs: 60_000 },
+      { modelsDir: repo.dir, port: 0, maxBatchSize: 8, maxQueueDelayMs: 60_000, maxReceiveMessageBytes: LIMIT },
       { logger: capturingLogger().logger },
     );
     clients = connect(service.address);
@@ -361,5 +362,19 @@ describe('InferenceService cancellation', () => {
     const res = await classifyImages(clients.inference, 'grey-net', data, GREY_ONLY);
     expect(res.labels).toEqual(argmaxRows(await directRun(repo.onnx.get('grey-net')!, data, GREY_ONLY), 10));
     expect(stats()).toMatchObject({ requests: 2, cancelled: 1, batches: 1, images: 8 });
+  });
+
+  it('accepts a request at the receive limit and refuses one image more with RESOURCE_EXHAUSTED', async () => {
+    const request = (n: number) => ({ model: 'grey-net', returnLogits: false, inputs: encodeFloat32Tensor(randomImages(n, GREY_ONLY, n), [n, ...GREY_ONLY]) });
+    const size = (n: number) => inferenceV1.ClassifyRequest.encode(request(n)).finish().length;
+    let n = 1;
+    while (size(n + 1) <= LIMIT) n++;
+    expect(size(n)).toBeLessThanOrEqual(LIMIT);
+    // batches form only at 8 images here: a companion request completes the last one
+    const companion = (8 - (n % 8)) % 8;
+    const [atLimit] = await Promise.all([classify(clients.inference, request(n)), companion > 0 ? classify(clients.inference, request(companion)) : undefined]);
+    expect(atLimit.labels).toHaveLength(n);
+    const err = await expectStatus(classify(clients.inference, request(n + 1)), grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(/larger than max/i);
   });
 });
