@@ -1,0 +1,433 @@
+// `npm run bench`: the sampler -> inference pipeline against a plain onnxruntime loop, the cost
+// of producing transformed batches against classifying them, and health-check latency under
+// load. Prints one JSON summary on stdout (progress goes to stderr).
+//
+// Every ratio is measured side by side in one run: the two sides of a ratio alternate within
+// each round, and the figure is the median over rounds of the per-round ratio. Both sides use
+// the same model, batch size and intra-op thread count. The services run as child processes
+// (`node --import tsx services/*/src/main.ts`), as they would in a pod.
+//
+// Environment: BENCH_ROUNDS (>= 3, default 5), BENCH_BATCH_SIZE (256), BENCH_THREADS
+// (intra-op threads of both sides, 1), BENCH_PIPELINE_DEPTH (SAMPLER_PIPELINE_DEPTH, 2),
+// BENCH_SECONDS (target seconds per measured side, 2), BENCH_MODELS (comma list), BENCH_MODELS_DIR
+// (default <repo>/models), BENCH_PARTS (pipeline,transforms,health).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import { Distribution, encodeFloat32Tensor, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
+import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
+import { fillNormals } from '@glcert/stats';
+import { applyTransformBatch, TRANSFORMS, TransformScratch, type TransformKey } from '@glcert/transforms';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const MODELS_DIR = path.resolve(ROOT, process.env['BENCH_MODELS_DIR'] ?? 'models');
+
+function envInt(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  const v = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
+  return v;
+}
+
+const ROUNDS = Math.max(3, envInt('BENCH_ROUNDS', 5));
+const BATCH = envInt('BENCH_BATCH_SIZE', 256);
+const THREADS = envInt('BENCH_THREADS', 1);
+const DEPTH = envInt('BENCH_PIPELINE_DEPTH', 2);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
+const MODELS = (process.env['BENCH_MODELS'] ?? 'mnist-cnn,cifar-resnet20-shape').split(',').map((s) => s.trim()).filter(Boolean);
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'pipeline,transforms,health').split(',').map((s) => s.trim()));
+const TRANSFORM_MODEL = 'cifar-resnet20-shape';
+const FAMILIES: TransformKey[] = ['b', 'c', 'cb', 'g', 'gc', 't', 'r', 'bt'];
+/** ALGORITHM.md section 7 / the transforms presets (translation as for CIFAR). */
+const SIGMA: Record<string, number> = { b: 0.3, k: 0.3, g: 0.1, tx: 15, ty: 15, r: 2 };
+const TARGETS = { pipeline_over_raw: 0.9, transform_light: 0.05, transform_heavy: 0.15, health_p99_ms: 50 };
+const HEAVY = new Set<TransformKey>(['g', 'gc', 'r']);
+
+const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
+const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
+
+interface Card {
+  input: { shape: number[] };
+  classes: string[];
+}
+
+function chwOf(model: string): [number, number, number] {
+  const card = JSON.parse(readFileSync(path.join(MODELS_DIR, model, 'card.json'), 'utf8')) as Card;
+  const [, c, h, w] = card.input.shape;
+  return [c!, h!, w!];
+}
+
+function smoothing(key: TransformKey): ThreatModel {
+  const spec = TRANSFORMS[key];
+  const law = { normal: Distribution.DISTRIBUTION_NORMAL, lognormal: Distribution.DISTRIBUTION_LOG_NORMAL, rayleigh: Distribution.DISTRIBUTION_RAYLEIGH };
+  return {
+    transform: key,
+    box: [],
+    smoothing: spec.params.map((p, i) => ({ name: p, distribution: law[spec.laws[i]!], sigma: SIGMA[p]! })),
+    note: '',
+  };
+}
+
+/** A deterministic image in [0, 1]. */
+function image(chw: readonly number[]): Float32Array {
+  const [c, h, w] = chw as [number, number, number];
+  const out = new Float32Array(c * h * w);
+  for (let k = 0; k < c; k++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[(k * h + i) * w + j] = 0.5 + 0.5 * Math.sin(i / 3 + (j * (k + 1)) / 5);
+  return out;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function startChild(name: string, entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') log(`${name} exited (${code ?? signal})`);
+  });
+  return child;
+}
+
+async function waitServing(health: HealthClient, what: string, timeoutMs = 120_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await checkHealth(health, '', 1_000)) === 'SERVING') return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`${what} not SERVING after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function countSamples(client: SamplingServiceClient, req: samplingV1.CountSamplesRequest): Promise<samplingV1.CountSamplesResponse> {
+  return new Promise((resolve, reject) =>
+    client.countSamples(req, new grpc.Metadata(), { deadline: Date.now() + 600_000 }, (err, res) => (err ? reject(err) : resolve(res!))),
+  );
+}
+
+async function session(model: string): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path.join(MODELS_DIR, model, 'model.onnx'), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+/** Samples/s of a plain loop: session.run on one pre-built batch tensor, `n` samples. */
+async function rawRate(s: ort.InferenceSession, input: ort.Tensor, n: number): Promise<number> {
+  const runs = Math.ceil(n / BATCH);
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await s.run({ [s.inputNames[0]!]: input });
+  return (runs * BATCH) / ((performance.now() - t0) / 1000);
+}
+
+/** Per-thread scheduler times of a process (Linux /proc schedstat: ns on CPU, ns runnable but waiting). */
+type ThreadTimes = Map<string, { run: number; wait: number }>;
+
+function threadTimes(pid: number | undefined): ThreadTimes | undefined {
+  if (pid === undefined || process.platform !== 'linux') return undefined;
+  try {
+    const out: ThreadTimes = new Map();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      out.set(tid, { run: run! / 1e6, wait: wait! / 1e6 });
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function delta(before: ThreadTimes, after: ThreadTimes): Array<{ tid: string; run: number; wait: number }> {
+  return [...after].map(([tid, t]) => ({ tid, run: t.run - (before.get(tid)?.run ?? 0), wait: t.wait - (before.get(tid)?.wait ?? 0) }));
+}
+
+/**
+ * Where the pipeline's time went, from the kernel's per-thread accounting (Linux only): the
+ * inference worker (the busiest inference thread) running, or runnable but waiting for a CPU;
+ * what is left of the wall time it sat idle waiting for work. Plus the CPU every other thread
+ * of both services spent, relative to the worker's.
+ */
+function sidecarAccounting(
+  before: { inference?: ThreadTimes; sampler?: ThreadTimes },
+  after: { inference?: ThreadTimes; sampler?: ThreadTimes },
+  wallMs: number,
+): Record<string, number> | undefined {
+  if (!before.inference || !after.inference || !before.sampler || !after.sampler) return undefined;
+  const inf = delta(before.inference, after.inference).sort((a, b) => b.run - a.run);
+  const worker = inf[0]!;
+  const others = inf.slice(1).reduce((a, t) => a + t.run, 0) + delta(before.sampler, after.sampler).reduce((a, t) => a + t.run, 0);
+  return {
+    worker_running: round(worker.run / wallMs, 3),
+    worker_waiting_for_cpu: round(worker.wait / wallMs, 3),
+    worker_idle: round(Math.max(0, 1 - (worker.run + worker.wait) / wallMs), 3),
+    other_threads_cpu_over_worker_cpu: round(others / worker.run, 3),
+  };
+}
+
+interface Pipeline {
+  inferencePid?: number;
+  samplerPid?: number;
+  client: SamplingServiceClient;
+  samplerHealth: HealthClient;
+  inferenceHealth: HealthClient;
+  close(): Promise<void>;
+}
+
+async function startPipeline(): Promise<Pipeline> {
+  const inferencePort = await freePort();
+  const samplerPort = await freePort();
+  const inference = startChild('inference', 'services/inference/src/main.ts', {
+    INFERENCE_HOST: '127.0.0.1',
+    INFERENCE_PORT: String(inferencePort),
+    INFERENCE_WORKERS: '1',
+    INFERENCE_INTRA_OP_THREADS: String(THREADS),
+    INFERENCE_MAX_BATCH_SIZE: String(BATCH),
+    MODELS_DIR,
+  });
+  const sampler = startChild('sampler', 'services/sampler/src/main.ts', {
+    SAMPLER_HOST: '127.0.0.1',
+    SAMPLER_PORT: String(samplerPort),
+    INFERENCE_ADDR: `127.0.0.1:${inferencePort}`,
+    SAMPLER_BATCH_SIZE: String(BATCH),
+    SAMPLER_PIPELINE_DEPTH: String(DEPTH),
+  });
+  const client = createClient(SamplingServiceClient, `127.0.0.1:${samplerPort}`, { defaultDeadlineMs: 600_000 });
+  const samplerHealth = createHealthClient(`127.0.0.1:${samplerPort}`);
+  const inferenceHealth = createHealthClient(`127.0.0.1:${inferencePort}`);
+  await waitServing(inferenceHealth, 'inference');
+  await waitServing(samplerHealth, 'sampler');
+  return {
+    inferencePid: inference.pid,
+    samplerPid: sampler.pid,
+    client,
+    samplerHealth,
+    inferenceHealth,
+    async close() {
+      client.close();
+      samplerHealth.close();
+      inferenceHealth.close();
+      await Promise.all([stop(sampler), stop(inference)]);
+    },
+  };
+}
+
+function countRequest(model: string, key: TransformKey, start: number, n: number, seed = 7n): samplingV1.CountSamplesRequest {
+  const chw = chwOf(model);
+  return {
+    model,
+    image: encodeFloat32Tensor(image(chw), chw),
+    threatModel: smoothing(key),
+    seed,
+    stream: 1,
+    startIndex: BigInt(start),
+    endIndex: BigInt(start + n),
+    batchSize: BATCH,
+  };
+}
+
+async function pipelineOverRaw(p: Pipeline, model: string) {
+  const chw = chwOf(model);
+  const s = await session(model);
+  // pre-built input: transformed images (content does not change the cost of a forward pass)
+  const data = new Float32Array(BATCH * chw[0] * chw[1] * chw[2]);
+  for (let i = 0; i < BATCH; i++) data.set(image(chw), i * image(chw).length);
+  const input = new ort.Tensor('float32', data, [BATCH, ...chw]);
+  // warm-up both sides, then size the runs to ~SECONDS each
+  const warm = await rawRate(s, input, BATCH * 4);
+  await countSamples(p.client, countRequest(model, 'cb', 0, BATCH * 4));
+  const n = Math.max(BATCH * 4, Math.round((warm * SECONDS) / BATCH) * BATCH);
+  log(`${model}: ${n} samples per side, ${ROUNDS} rounds (raw warm-up ${round(warm)} samples/s)`);
+  const rounds: Array<{ raw: number; pipeline: number; ratio: number; sampler_seconds: number; sidecar?: Record<string, number> }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // the raw loop runs session.run on this process's main thread (tid = pid)
+    const rawBefore = threadTimes(process.pid)?.get(String(process.pid));
+    const tr = performance.now();
+    const raw = await rawRate(s, input, n);
+    const rawWallMs = performance.now() - tr;
+    const rawAfter = threadTimes(process.pid)?.get(String(process.pid));
+    const rawWaiting = rawBefore && rawAfter ? round((rawAfter.wait - rawBefore.wait) / rawWallMs, 3) : undefined;
+    const before = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
+    const t0 = performance.now();
+    const res = await countSamples(p.client, countRequest(model, 'cb', (r + 1) * n, n));
+    const wallMs = performance.now() - t0;
+    const after = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
+    const pipeline = n / (wallMs / 1000);
+    const sidecar = sidecarAccounting(before, after, wallMs);
+    if (sidecar && rawWaiting !== undefined) sidecar['raw_thread_waiting_for_cpu'] = rawWaiting;
+    rounds.push({ raw: round(raw), pipeline: round(pipeline), ratio: round(pipeline / raw), sampler_seconds: round(res.computeSeconds), ...(sidecar ? { sidecar } : {}) });
+    log(`${model} round ${r + 1}: raw ${round(raw)}/s, pipeline ${round(pipeline)}/s, ratio ${round(pipeline / raw)}${sidecar ? ` ${JSON.stringify(sidecar)}` : ''}`);
+  }
+  await s.release();
+  const sidecarMedian = (key: string): number | undefined => {
+    const xs = rounds.flatMap((x) => (x.sidecar?.[key] === undefined ? [] : [x.sidecar[key]!]));
+    return xs.length ? round(median(xs), 3) : undefined;
+  };
+  return {
+    samples_per_side: n,
+    raw_samples_per_s: round(median(rounds.map((x) => x.raw))),
+    pipeline_samples_per_s: round(median(rounds.map((x) => x.pipeline))),
+    pipeline_over_raw: round(median(rounds.map((x) => x.ratio))),
+    sidecar_worker_idle: sidecarMedian('worker_idle'),
+    sidecar_worker_waiting_for_cpu: sidecarMedian('worker_waiting_for_cpu'),
+    raw_thread_waiting_for_cpu: sidecarMedian('raw_thread_waiting_for_cpu'),
+    other_threads_cpu_over_worker_cpu: sidecarMedian('other_threads_cpu_over_worker_cpu'),
+    rounds,
+  };
+}
+
+async function transformOverInference() {
+  const model = TRANSFORM_MODEL;
+  const chw = chwOf(model);
+  const shape = { channels: chw[0], height: chw[1], width: chw[2] };
+  const img = image(chw);
+  const s = await session(model);
+  const out = new Float32Array(BATCH * img.length);
+  const input = new ort.Tensor('float32', out, [BATCH, ...chw]);
+  const scratch = new TransformScratch();
+  /** One batch as the sampler makes it: normals, resolve at the identity, transform. */
+  const produce = (key: TransformKey, start: number): void => {
+    const spec = TRANSFORMS[key];
+    const m = spec.normalsPerSample;
+    const d = spec.params.length;
+    const normals = new Float64Array(BATCH * m);
+    const params = new Float64Array(BATCH * d);
+    const sigma = spec.params.map((p) => SIGMA[p]!);
+    const z = new Float64Array(m);
+    const y = new Float64Array(d);
+    fillNormals(7n, 1, start, BATCH, m, normals);
+    for (let i = 0; i < BATCH; i++) {
+      for (let j = 0; j < m; j++) z[j] = normals[i * m + j]!;
+      spec.resolve(spec.identity, sigma, z, y);
+      params.set(y, i * d);
+    }
+    applyTransformBatch(key, img, shape, params, BATCH, out, scratch);
+  };
+  const time = (fn: () => void, reps: number): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    return (performance.now() - t0) / reps;
+  };
+  for (const key of FAMILIES) produce(key, 0); // warm-up (JIT)
+  await s.run({ [s.inputNames[0]!]: input });
+  const perFamily: Record<string, number[]> = Object.fromEntries(FAMILIES.map((k) => [k, []]));
+  const classifyMs: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const key of FAMILIES) {
+      const tf = time(() => produce(key, r * 10 * BATCH), 5);
+      const t0 = performance.now();
+      await s.run({ [s.inputNames[0]!]: input });
+      const tc = performance.now() - t0;
+      classifyMs.push(tc);
+      perFamily[key]!.push(tf / tc);
+    }
+    log(`transform_over_inference round ${r + 1} done`);
+  }
+  await s.release();
+  const ratios = Object.fromEntries(FAMILIES.map((k) => [k, round(median(perFamily[k]!), 3)]));
+  const met = FAMILIES.every((k) => ratios[k]! <= (HEAVY.has(k) ? TARGETS.transform_heavy : TARGETS.transform_light));
+  return { model, batch_size: BATCH, classify_ms_median: round(median(classifyMs)), ratios, targets_met: met };
+}
+
+async function healthUnderLoad(p: Pipeline) {
+  const model = TRANSFORM_MODEL;
+  const n = 6 * BATCH * 4;
+  const lat = { inference: [] as number[], sampler: [] as number[] };
+  let running = true;
+  const probe = async (client: HealthClient, into: number[]): Promise<void> => {
+    while (running) {
+      const t0 = performance.now();
+      await checkHealth(client, '', 5_000).catch(() => undefined);
+      into.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  // saturate: two counts at once keep the sidecar's queue non-empty for the whole run
+  const load = Promise.all([
+    countSamples(p.client, countRequest(model, 'cb', 0, n)),
+    countSamples(p.client, countRequest(model, 'g', 0, n)),
+  ]);
+  const probes = Promise.all([probe(p.inferenceHealth, lat.inference), probe(p.samplerHealth, lat.sampler)]);
+  await load;
+  running = false;
+  await probes;
+  const summary = (xs: number[]) => ({ checks: xs.length, p50_ms: round(quantile(xs, 0.5), 3), p99_ms: round(quantile(xs, 0.99), 3), max_ms: round(Math.max(...xs), 3) });
+  return { model, load: `two concurrent CountSamples (cb and g), ${n} samples each`, inference: summary(lat.inference), sampler: summary(lat.sampler) };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const models = MODELS.filter((m) => {
+    const ok = existsSync(path.join(MODELS_DIR, m, 'model.onnx'));
+    if (!ok) log(`model ${m} not found in ${MODELS_DIR}: skipped`);
+    return ok;
+  });
+  log(`starting services (threads ${THREADS}, batch ${BATCH}, depth ${DEPTH})`);
+  const p = await startPipeline();
+  const summary: Record<string, unknown> = {
+    bench: 'pipeline',
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version, loadavg_start: os.loadavg().map((x) => round(x, 3)) },
+    settings: { rounds: ROUNDS, batch_size: BATCH, intra_op_threads: THREADS, pipeline_depth: DEPTH, transform_for_pipeline: 'cb' },
+    targets: TARGETS,
+  };
+  try {
+    if (PARTS.has('pipeline')) {
+      const pipeline: Record<string, unknown> = {};
+      for (const m of MODELS) pipeline[m] = models.includes(m) ? await pipelineOverRaw(p, m) : { skipped: 'model not found' };
+      summary['pipeline_over_raw'] = pipeline;
+    }
+    if (PARTS.has('transforms')) summary['transform_over_inference'] = await transformOverInference();
+    if (PARTS.has('health')) summary['health_under_load'] = await healthUnderLoad(p);
+  } finally {
+    await p.close();
+  }
+  summary['machine'] = { ...(summary['machine'] as object), loadavg_end: os.loadavg().map((x) => round(x, 3)) };
+  summary['elapsed_s'] = round((performance.now() - started) / 1000, 3);
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
