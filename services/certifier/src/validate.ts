@@ -105,13 +105,15 @@ export function checkThreatModel(tm: ThreatModel | undefined, v: Violations, pre
   const res = validateThreatModel({ transform: tm.transform, box, sigma });
   if (!res.ok) {
     // the validator names `threat_model.box.<p>` / `threat_model.sigma.<p>`: map onto the proto paths
-    const m = /^threat_model\.(box|sigma)\.(\w+)$/.exec(res.field);
+    // (any parameter name, not only \w+; an unknown parameter is its entry's `name`)
+    const m = /^threat_model\.(box|sigma)\.(.+)$/s.exec(res.field);
     let field = join(prefix, res.field);
     if (m) {
       const [, kind, name] = m;
       const at = (kind === 'box' ? boxAt : smoothAt).get(name!);
-      if (kind === 'box') field = at === undefined ? `${root}.box` : `${root}.box[${at}]`;
-      else field = at === undefined ? `${root}.smoothing` : `${root}.smoothing[${at}].sigma`;
+      const unknown = res.message.startsWith('unknown parameter');
+      if (kind === 'box') field = at === undefined ? `${root}.box` : `${root}.box[${at}]${unknown ? '.name' : ''}`;
+      else field = at === undefined ? `${root}.smoothing` : `${root}.smoothing[${at}].${unknown ? 'name' : 'sigma'}`;
       v.add(field, `${name}: ${res.message}`);
     } else {
       v.add(field === join(prefix, 'threat_model.sigma') ? `${root}.smoothing` : field, res.message);
