@@ -103,7 +103,7 @@ describe('BoundService', () => {
     ['unknown transform', (r) => (r.threatModel!.transform = 'zoom'), 'threat_model.transform'],
     ['inverted box', (r) => (r.threatModel!.box[0] = { name: 'b', min: 0.4, max: -0.4 }), 'threat_model.box'],
     ['NaN in box', (r) => (r.threatModel!.box[0].max = Number.NaN), 'threat_model.box'],
-    ['sigma <= 0', (r) => (r.threatModel!.smoothing[0].sigma = 0), 'threat_model.smoothing.b'],
+    ['sigma <= 0', (r) => (r.threatModel!.smoothing[0].sigma = 0), 'threat_model.smoothing[0].sigma'],
     ['wrong law', (r) => (r.threatModel!.smoothing[0].distribution = Distribution.DISTRIBUTION_RAYLEIGH), 'threat_model.smoothing[0].distribution'],
     ['unknown parameter', (r) => r.threatModel!.box.push({ name: 'zz', min: 0, max: 1 }), 'threat_model'],
     ['ns too small', (r) => (r.boundSettings!.ns = 3n), 'bound_settings.ns'],

@@ -6,9 +6,11 @@ import {
   type Bound,
   type BoundServiceServer,
   type boundsV1,
+  type ThreatModel,
 } from '@glcert/contracts';
 import {
   cacheKeyOf,
+  CLOSED_FORM_TRANSFORMS,
   InvalidBoundRequestError,
   normaliseBoundRequest,
   type BoundMethodName,
@@ -84,6 +86,24 @@ export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundR
   };
 }
 
+/**
+ * The solver names `threat_model.box.<p>` / `threat_model.sigma.<p>`; on the wire they are
+ * `threat_model.box[i]` / `threat_model.smoothing[i].sigma`, or `.name` for an unknown parameter
+ * (AIP-193 field paths, as the certifier reports them).
+ */
+function protoField(field: string, description: string, tm: ThreatModel): string {
+  const m = /^threat_model\.(box|sigma)\.(.+)$/s.exec(field);
+  if (!m) return field === 'threat_model.sigma' ? 'threat_model.smoothing' : field;
+  const [, kind, name] = m;
+  const unknown = description.startsWith('unknown parameter');
+  if (kind === 'box') {
+    const at = tm.box.findIndex((r) => r.name === name);
+    return at < 0 ? 'threat_model.box' : `threat_model.box[${at}]${unknown ? '.name' : ''}`;
+  }
+  const at = tm.smoothing.findIndex((s) => s.name === name);
+  return at < 0 ? 'threat_model.smoothing' : `threat_model.smoothing[${at}].${unknown ? 'name' : 'sigma'}`;
+}
+
 export function boundToProto(r: BoundResult): Bound {
   return {
     threshold: r.threshold,
@@ -131,9 +151,15 @@ export async function startBoundsService(config: BoundsConfig, options: BoundsSe
     try {
       normalised = normaliseBoundRequest(request);
     } catch (err) {
-      // the transforms' validator says `sigma`; on the wire the field is `smoothing`
-      if (err instanceof InvalidBoundRequestError) throw new InvalidArgumentError(err.field.replace(/^threat_model\.sigma/, 'threat_model.smoothing'), err.message);
+      if (err instanceof InvalidBoundRequestError) {
+        const description = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+        throw new InvalidArgumentError(protoField(err.field, description, req.threatModel!), description);
+      }
       throw err;
+    }
+    if (normalised.method === 'closed-form' && !CLOSED_FORM_TRANSFORMS.includes(normalised.transform)) {
+      // refused here: from the solver worker it would come back as a plain Error (INTERNAL)
+      throw new InvalidArgumentError('bound_settings.method', `transform '${normalised.transform}' has no closed-form bound (use auto or numeric)`);
     }
     const key = cacheKeyOf(normalised);
     const hit = cache.get(key);
