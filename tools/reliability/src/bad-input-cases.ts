@@ -1,0 +1,396 @@
+// THE table of bad inputs: every case, the RPC it is sent to, and the answer it must get.
+// bad-input.spec.ts sends each case to the real services (and then a good request, which
+// must succeed); bad-input-table.ts renders the same table as docs/bad-input.md.
+// Requests are built lazily from fixtures, so rendering the table starts nothing.
+import {
+  BoundMethod,
+  DataType,
+  Distribution,
+  type BoundSettings,
+  type Certificate,
+  type certifyV1,
+  type inferenceV1,
+  type samplingV1,
+  type boundsV1,
+  type verifyV1,
+  type Tensor,
+  type ThreatModel,
+} from '@glcert/contracts';
+import { brightness, CLOSED_FORM, MNIST_MODEL, tensor, truncatedTensor, withElement } from './fixtures';
+import { LIMITS, MAX_N, MAX_RANGE } from './limits';
+
+export type Rpc = 'Certify' | 'StreamingCertify' | 'VerifyCertificate' | 'CountSamples' | 'Classify' | 'GetThreshold';
+
+export const SERVICE_OF: Record<Rpc, string> = {
+  Certify: 'CertificationService',
+  StreamingCertify: 'CertificationService',
+  VerifyCertificate: 'VerificationService',
+  CountSamples: 'SamplingService',
+  Classify: 'InferenceService',
+  GetThreshold: 'BoundService',
+};
+
+export type CodeName = 'OK' | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION';
+
+export interface Expected {
+  code: CodeName;
+  /** A BadRequest field violation with exactly this field, also named in the status message. */
+  field?: string;
+  /** ErrorInfo.reason. */
+  reason?: string;
+  /** What the status message must match (when no field names the problem). */
+  message?: RegExp;
+}
+
+/** Inputs the requests are built from (made once by the test). */
+export interface Fixtures {
+  /** A valid MNIST digit, PNG. */
+  png: Buffer;
+  /** The same digit as the model's float32 CHW tensor [1, 28, 28]. */
+  chw: Tensor;
+  /** A valid PNG of 5000 x 5000 pixels (small file, too many pixels). */
+  hugePng: Buffer;
+  /** A valid certificate signed by the certifier under test. */
+  certificate: Certificate;
+}
+
+interface BaseCase {
+  /** Stable id (kebab-case). */
+  id: string;
+  rpc: Rpc;
+  /** What is wrong with the input, for the table. */
+  input: string;
+}
+
+export interface UnaryCase extends BaseCase {
+  kind: 'unary';
+  request(f: Fixtures): unknown;
+  expect: Expected;
+  /** VerifyCertificate: a bad certificate is a result (valid = false), not an error; a reason matches this. */
+  invalidBecause?: RegExp;
+}
+
+export interface StreamCase extends BaseCase {
+  kind: 'stream';
+  /** The messages sent: usually a good config, the bad item (id `bad`) and a good item (id `good`). */
+  messages(f: Fixtures): certifyV1.StreamingCertifyRequest[];
+  /** The in-band answer of the bad message; absent when the stream itself fails. */
+  item?: Expected;
+  /** The id the bad message is answered under; default `bad`. */
+  badId?: string;
+  /** The status the stream ends with. */
+  end: Expected;
+}
+
+export type BadInputCase = UnaryCase | StreamCase;
+
+// ---- good requests, which the cases start from -----------------------------------------
+
+const N0 = 20n;
+const N = 100n;
+
+export function goodCertify(f: Pick<Fixtures, 'png'>, over: Partial<certifyV1.CertifyRequest> = {}): certifyV1.CertifyRequest {
+  return {
+    requestId: '',
+    model: MNIST_MODEL,
+    input: { $case: 'image', image: f.png },
+    threatModel: brightness(),
+    boundSettings: CLOSED_FORM,
+    n0: N0,
+    n: N,
+    alpha: 0.01,
+    seed: 7n,
+    ...over,
+  };
+}
+
+export function goodConfig(over: Partial<certifyV1.StreamingCertifyConfig> = {}): certifyV1.StreamingCertifyRequest {
+  return {
+    request: {
+      $case: 'config',
+      config: { model: MNIST_MODEL, threatModel: brightness(), boundSettings: CLOSED_FORM, n0: N0, n: N, alpha: 0.01, baseSeed: 11n, ...over },
+    },
+  };
+}
+
+export function item(id: string, input: certifyV1.CertifyItem['input'], over: Partial<certifyV1.CertifyItem> = {}): certifyV1.StreamingCertifyRequest {
+  return { request: { $case: 'item', item: { id, input, ...over } } };
+}
+
+export const goodItem = (f: Pick<Fixtures, 'png'>, id = 'good'): certifyV1.StreamingCertifyRequest => item(id, { $case: 'image', image: f.png });
+
+export function goodCount(f: Pick<Fixtures, 'chw'>, over: Partial<samplingV1.CountSamplesRequest> = {}): samplingV1.CountSamplesRequest {
+  return { model: MNIST_MODEL, image: f.chw, threatModel: brightness(), seed: 3n, stream: 1, startIndex: 0n, endIndex: 50n, batchSize: 0, ...over };
+}
+
+export function goodClassify(f: Pick<Fixtures, 'chw'>, over: Partial<inferenceV1.ClassifyRequest> = {}): inferenceV1.ClassifyRequest {
+  const inputs = { ...f.chw, shape: [1n, ...f.chw.shape] };
+  return { model: MNIST_MODEL, inputs, returnLogits: false, ...over };
+}
+
+export function goodThreshold(over: Partial<boundsV1.GetThresholdRequest> = {}): boundsV1.GetThresholdRequest {
+  return { threatModel: brightness(), boundSettings: CLOSED_FORM, onlyCached: false, ...over };
+}
+
+export function goodVerify(f: Pick<Fixtures, 'certificate'>, over: Partial<verifyV1.VerifyCertificateRequest> = {}): verifyV1.VerifyCertificateRequest {
+  return { certificate: f.certificate, publicKeys: [], ...over };
+}
+
+// ---- building blocks ----------------------------------------------------------------------
+
+/** A PNG signature followed by junk. */
+export const CORRUPT_PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('not really a png at all, just bytes')]);
+const truncated = (b: Buffer): Buffer => b.subarray(0, Math.floor(b.length / 2));
+/** `bytes` of filler: a field that makes the message `bytes` long, or longer. */
+const filler = (bytes: number): Buffer => Buffer.alloc(bytes, 0x41);
+
+const tm = (over: Partial<ThreatModel>): ThreatModel => ({ ...brightness(), ...over });
+const sigma = (s: number): ThreatModel => brightness({ sigma: s });
+const boxOf = (min: number, max: number): ThreatModel => brightness({ min, max });
+const smoothingName = (name: string): ThreatModel => tm({ smoothing: [{ name, distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }] });
+const boxName = (name: string): ThreatModel => tm({ box: [{ name, min: -0.05, max: 0.05 }] });
+const wrongLaw: ThreatModel = tm({ smoothing: [{ name: 'b', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: 0.3 }] });
+const settings = (over: Partial<BoundSettings>): BoundSettings => ({ ...CLOSED_FORM, ...over });
+
+const chw = (shape: number[], value = 0.5): Tensor => tensor(shape, value);
+const nchw = (shape: number[], value = 0.5): Tensor => tensor(shape, value);
+
+const INVALID = (field: string): Expected => ({ code: 'INVALID_ARGUMENT', field });
+const TOO_BIG: Expected = { code: 'RESOURCE_EXHAUSTED', message: /larger than max/i };
+const MODEL_NOT_FOUND: Expected = { code: 'NOT_FOUND', reason: 'MODEL_NOT_FOUND', message: /no-such-model/ };
+
+function unaryCase(rpc: Rpc, id: string, input: string, request: (f: Fixtures) => unknown, expect: Expected, invalidBecause?: RegExp): UnaryCase {
+  return { kind: 'unary', rpc, id: `${rpc.toLowerCase()}-${id}`, input, request, expect, invalidBecause };
+}
+
+// ---- Certify ----------------------------------------------------------------------------
+
+const certify = (id: string, input: string, over: (f: Fixtures) => Partial<certifyV1.CertifyRequest>, expect: Expected): UnaryCase =>
+  unaryCase('Certify', id, input, (f) => goodCertify(f, over(f)), expect);
+
+const certifyCases: BadInputCase[] = [
+  certify('corrupt-png', 'image: PNG signature, then junk', () => ({ input: { $case: 'image', image: CORRUPT_PNG } }), INVALID('image')),
+  certify('truncated-png', 'image: a valid PNG cut in half', (f) => ({ input: { $case: 'image', image: truncated(f.png) } }), INVALID('image')),
+  certify('zero-size-image', 'image: 0 bytes', () => ({ input: { $case: 'image', image: Buffer.alloc(0) } }), INVALID('image')),
+  certify('not-an-image', 'image: a text file', () => ({ input: { $case: 'image', image: Buffer.from('hello, this is text') } }), INVALID('image')),
+  certify('oversized-image', 'image: valid PNG, 5000 x 5000 pixels (over the 4096^2 decode limit)', (f) => ({ input: { $case: 'image', image: f.hugePng } }), INVALID('image')),
+  certify('no-input', 'neither image nor tensor', () => ({ input: undefined }), INVALID('input')),
+  certify('tensor-3-channels', 'tensor [3, 28, 28] for a 1-channel model', () => ({ input: { $case: 'tensor', tensor: chw([3, 28, 28]) } }), INVALID('tensor.shape')),
+  certify('tensor-wrong-size', 'tensor [1, 32, 32]', () => ({ input: { $case: 'tensor', tensor: chw([1, 32, 32]) } }), INVALID('tensor.shape')),
+  certify('tensor-rank-2', 'tensor [28, 28] (no channel axis)', () => ({ input: { $case: 'tensor', tensor: chw([28, 28]) } }), INVALID('tensor.shape')),
+  certify('tensor-short-bytes', 'tensor: raw_contents shorter than the shape', (f) => ({ input: { $case: 'tensor', tensor: truncatedTensor(f.chw, 100) } }), INVALID('tensor.raw_contents')),
+  certify('tensor-nan', 'tensor: one NaN', (f) => ({ input: { $case: 'tensor', tensor: withElement(f.chw, 10, NaN) } }), INVALID('tensor.raw_contents')),
+  certify('tensor-inf', 'tensor: one +Inf', (f) => ({ input: { $case: 'tensor', tensor: withElement(f.chw, 10, Infinity) } }), INVALID('tensor.raw_contents')),
+  certify('tensor-dtype', 'tensor: data_type UNSPECIFIED', (f) => ({ input: { $case: 'tensor', tensor: { ...f.chw, dataType: DataType.DATA_TYPE_UNSPECIFIED } } }), INVALID('tensor.data_type')),
+  certify('no-threat-model', 'threat_model absent', () => ({ threatModel: undefined }), INVALID('threat_model')),
+  certify('unknown-transform', "transform 'zoom'", () => ({ threatModel: tm({ transform: 'zoom' }) }), INVALID('threat_model.transform')),
+  certify('empty-box', 'box: no range', () => ({ threatModel: tm({ box: [] }) }), INVALID('threat_model.box')),
+  certify('inverted-box', 'box: min 0.05 > max -0.05', () => ({ threatModel: boxOf(0.05, -0.05) }), INVALID('threat_model.box[0]')),
+  certify('box-nan', 'box: min NaN', () => ({ threatModel: boxOf(NaN, 0.05) }), INVALID('threat_model.box[0]')),
+  certify('box-inf', 'box: max +Inf', () => ({ threatModel: boxOf(-0.05, Infinity) }), INVALID('threat_model.box[0]')),
+  certify('unknown-box-parameter', "box: parameter 'q'", () => ({ threatModel: boxName('q') }), INVALID('threat_model.box[0].name')),
+  certify('unknown-smoothing-parameter', "smoothing: parameter 'q'", () => ({ threatModel: smoothingName('q') }), INVALID('threat_model.smoothing[0].name')),
+  certify('no-smoothing', 'smoothing: no entry', () => ({ threatModel: tm({ smoothing: [] }) }), INVALID('threat_model.smoothing')),
+  certify('wrong-law', 'smoothing: RAYLEIGH for brightness', () => ({ threatModel: wrongLaw }), INVALID('threat_model.smoothing[0].distribution')),
+  certify('sigma-zero', 'sigma 0', () => ({ threatModel: sigma(0) }), INVALID('threat_model.smoothing[0].sigma')),
+  certify('sigma-negative', 'sigma -0.3', () => ({ threatModel: sigma(-0.3) }), INVALID('threat_model.smoothing[0].sigma')),
+  certify('sigma-nan', 'sigma NaN', () => ({ threatModel: sigma(NaN) }), INVALID('threat_model.smoothing[0].sigma')),
+  certify('sigma-inf', 'sigma +Inf', () => ({ threatModel: sigma(Infinity) }), INVALID('threat_model.smoothing[0].sigma')),
+  certify('alpha-zero', 'alpha 0', () => ({ alpha: 0 }), INVALID('alpha')),
+  certify('alpha-one', 'alpha 1', () => ({ alpha: 1 }), INVALID('alpha')),
+  certify('alpha-negative', 'alpha -0.01', () => ({ alpha: -0.01 }), INVALID('alpha')),
+  certify('alpha-above-one', 'alpha 1.5', () => ({ alpha: 1.5 }), INVALID('alpha')),
+  certify('alpha-nan', 'alpha NaN', () => ({ alpha: NaN }), INVALID('alpha')),
+  certify('n0-zero', 'n0 0', () => ({ n0: 0n }), INVALID('n0')),
+  certify('n0-negative', 'n0 -5', () => ({ n0: -5n }), INVALID('n0')),
+  certify('n0-over-max', `n0 ${MAX_N + 1} (CERTIFIER_MAX_N = ${MAX_N})`, () => ({ n0: BigInt(MAX_N + 1) }), INVALID('n0')),
+  certify('n-zero', 'n 0', () => ({ n: 0n }), INVALID('n')),
+  certify('n-negative', 'n -100', () => ({ n: -100n }), INVALID('n')),
+  certify('n-over-max', `n ${MAX_N + 1} (CERTIFIER_MAX_N = ${MAX_N})`, () => ({ n: BigInt(MAX_N + 1) }), INVALID('n')),
+  certify('seed-negative', 'seed -1', () => ({ seed: -1n }), INVALID('seed')),
+  certify('empty-model', "model ''", () => ({ model: '' }), INVALID('model')),
+  certify('unknown-model', "model 'no-such-model'", () => ({ model: 'no-such-model' }), MODEL_NOT_FOUND),
+  certify('bound-ns', 'bound_settings.ns 3 (numeric solver needs >= 10)', () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 3n }) }), INVALID('bound_settings.ns')),
+  certify('request-id-too-long', 'request_id of 300 characters', () => ({ requestId: 'x'.repeat(300) }), INVALID('request_id')),
+  certify('over-message-limit', `message over the receive limit (${LIMITS.certifier} bytes)`, () => ({ input: { $case: 'image', image: filler(LIMITS.certifier + 1) } }), TOO_BIG),
+];
+
+// ---- StreamingCertify ------------------------------------------------------------------------
+
+function streamItem(id: string, input: string, bad: (f: Fixtures) => certifyV1.StreamingCertifyRequest, expect: Expected): StreamCase {
+  return {
+    kind: 'stream',
+    rpc: 'StreamingCertify',
+    id: `streamingcertify-${id}`,
+    input,
+    messages: (f) => [goodConfig(), bad(f), goodItem(f)],
+    item: expect,
+    end: { code: 'OK' },
+  };
+}
+
+function streamEnd(id: string, input: string, messages: (f: Fixtures) => certifyV1.StreamingCertifyRequest[], end: Expected): StreamCase {
+  return { kind: 'stream', rpc: 'StreamingCertify', id: `streamingcertify-${id}`, input, messages, end };
+}
+
+const badItem = (input: certifyV1.CertifyItem['input'], over: Partial<certifyV1.CertifyItem> = {}): certifyV1.StreamingCertifyRequest => item('bad', input, over);
+
+const streamCases: BadInputCase[] = [
+  streamEnd('item-first', 'first message is an item, not a config', (f) => [goodItem(f), goodItem(f, 'second')], {
+    code: 'FAILED_PRECONDITION',
+    message: /^config:/,
+  }),
+  streamEnd('config-alpha', 'config: alpha 2', (f) => [goodConfig({ alpha: 2 }), goodItem(f)], INVALID('config.alpha')),
+  streamEnd('config-sigma', 'config: sigma 0', (f) => [goodConfig({ threatModel: sigma(0) }), goodItem(f)], INVALID('config.threat_model.smoothing[0].sigma')),
+  streamEnd('config-inverted-box', 'config: inverted box', (f) => [goodConfig({ threatModel: boxOf(0.05, -0.05) }), goodItem(f)], INVALID('config.threat_model.box[0]')),
+  streamEnd('config-n-zero', 'config: n 0', (f) => [goodConfig({ n: 0n }), goodItem(f)], INVALID('config.n')),
+  streamEnd('config-n0-over-max', `config: n0 ${MAX_N + 1}`, (f) => [goodConfig({ n0: BigInt(MAX_N + 1) }), goodItem(f)], INVALID('config.n0')),
+  streamEnd('config-unknown-transform', "config: transform 'zoom'", (f) => [goodConfig({ threatModel: tm({ transform: 'zoom' }) }), goodItem(f)], INVALID('config.threat_model.transform')),
+  streamEnd('config-unknown-model', "config: model 'no-such-model'", (f) => [goodConfig({ model: 'no-such-model' }), goodItem(f)], MODEL_NOT_FOUND),
+  streamItem('corrupt-png', 'item: corrupt PNG', () => badItem({ $case: 'image', image: CORRUPT_PNG }), INVALID('item.image')),
+  streamItem('truncated-png', 'item: truncated PNG', (f) => badItem({ $case: 'image', image: truncated(f.png) }), INVALID('item.image')),
+  streamItem('zero-size-image', 'item: 0-byte image', () => badItem({ $case: 'image', image: Buffer.alloc(0) }), INVALID('item.image')),
+  streamItem('oversized-image', 'item: 5000 x 5000 PNG', (f) => badItem({ $case: 'image', image: f.hugePng }), INVALID('item.image')),
+  streamItem('no-input', 'item: neither image nor tensor', () => badItem(undefined), INVALID('item.input')),
+  streamItem('tensor-3-channels', 'item: tensor [3, 28, 28]', () => badItem({ $case: 'tensor', tensor: chw([3, 28, 28]) }), INVALID('item.tensor.shape')),
+  streamItem('tensor-nan', 'item: tensor with a NaN', (f) => badItem({ $case: 'tensor', tensor: withElement(f.chw, 3, NaN) }), INVALID('item.tensor.raw_contents')),
+  streamItem('tensor-inf', 'item: tensor with -Inf', (f) => badItem({ $case: 'tensor', tensor: withElement(f.chw, 3, -Infinity) }), INVALID('item.tensor.raw_contents')),
+  streamItem('seed-negative', 'item: seed -1', (f) => badItem({ $case: 'image', image: f.png }, { seed: -1n }), INVALID('item.seed')),
+  { ...streamItem('empty-id', "item: id ''", (f) => item('', { $case: 'image', image: f.png }), INVALID('item.id')), badId: '' },
+  {
+    kind: 'stream',
+    rpc: 'StreamingCertify',
+    id: 'streamingcertify-second-config',
+    input: 'a second config after items started',
+    messages: (f) => [goodConfig(), goodItem(f, 'first'), goodConfig(), goodItem(f)],
+    item: INVALID('config'),
+    badId: '',
+    end: { code: 'OK' },
+  },
+  streamEnd(
+    'over-message-limit',
+    `item over the receive limit (${LIMITS.certifier} bytes)`,
+    (f) => [goodConfig(), badItem({ $case: 'image', image: filler(LIMITS.certifier + 1) }), goodItem(f)],
+    TOO_BIG,
+  ),
+];
+
+// ---- VerifyCertificate ---------------------------------------------------------------------
+
+const verify = (id: string, input: string, over: (f: Fixtures) => Partial<verifyV1.VerifyCertificateRequest>, expect: Expected, invalidBecause?: RegExp): UnaryCase =>
+  unaryCase('VerifyCertificate', id, input, (f) => goodVerify(f, over(f)), expect, invalidBecause);
+const cert = (f: Fixtures, over: Partial<Certificate>): Certificate => ({ ...f.certificate, ...over });
+const VALID_FALSE: Expected = { code: 'OK' };
+
+const verifyCases: BadInputCase[] = [
+  verify('no-certificate', 'certificate absent', () => ({ certificate: undefined }), INVALID('certificate')),
+  verify('bad-public-key', 'public_keys[0]: garbage PEM', () => ({ publicKeys: [{ keyId: 'k', algorithm: 'ed25519', publicKeyDer: Buffer.alloc(0), publicKeyPem: 'not a key' }] }), INVALID('public_keys[0]')),
+  verify('over-message-limit', `message over the receive limit (${LIMITS.verifier} bytes)`, (f) => ({ certificate: cert(f, { requestId: 'x'.repeat(LIMITS.verifier + 1) }) }), TOO_BIG),
+  verify('tampered-na', 'certificate: na changed after signing', (f) => ({ certificate: cert(f, { na: f.certificate.na - 1n }) }), VALID_FALSE, /^signature/),
+  verify('alpha-nan', 'certificate: alpha NaN', (f) => ({ certificate: cert(f, { alpha: NaN }) }), VALID_FALSE, /^alpha: NaN/),
+  verify('n-zero', 'certificate: n 0', (f) => ({ certificate: cert(f, { n: 0n }) }), VALID_FALSE, /^n: 0/),
+  verify('sigma-zero', 'certificate: sigma 0 in its threat model', (f) => ({ certificate: cert(f, { threatModel: sigma(0) }) }), VALID_FALSE, /^threshold: could not be recomputed/),
+  verify('unknown-key', 'certificate: key_id nobody published', (f) => ({ certificate: cert(f, { keyId: 'no-such-key' }) }), VALID_FALSE, /^signature/),
+];
+
+// ---- SamplingService.CountSamples --------------------------------------------------------------
+
+const count = (id: string, input: string, over: (f: Fixtures) => Partial<samplingV1.CountSamplesRequest>, expect: Expected): UnaryCase =>
+  unaryCase('CountSamples', id, input, (f) => goodCount(f, over(f)), expect);
+
+const countCases: BadInputCase[] = [
+  count('no-image', 'image absent', () => ({ image: undefined }), INVALID('image')),
+  count('image-3-channels', 'image [3, 28, 28] for a 1-channel model', () => ({ image: chw([3, 28, 28]) }), INVALID('image.shape')),
+  count('image-wrong-size', 'image [1, 32, 32]', () => ({ image: chw([1, 32, 32]) }), INVALID('image.shape')),
+  count('image-rank-2', 'image [28, 28]', () => ({ image: chw([28, 28]) }), INVALID('image.shape')),
+  count('image-zero-size', 'image [1, 0, 28] (no pixels)', () => ({ image: chw([1, 0, 28]) }), INVALID('image.shape')),
+  count('image-short-bytes', 'image: raw_contents shorter than the shape', (f) => ({ image: truncatedTensor(f.chw, 7) }), INVALID('image.raw_contents')),
+  count('image-nan', 'image: one NaN', (f) => ({ image: withElement(f.chw, 0, NaN) }), INVALID('image.raw_contents')),
+  count('image-inf', 'image: one +Inf', (f) => ({ image: withElement(f.chw, 0, Infinity) }), INVALID('image.raw_contents')),
+  count('image-dtype', 'image: data_type UNSPECIFIED', (f) => ({ image: { ...f.chw, dataType: DataType.DATA_TYPE_UNSPECIFIED } }), INVALID('image.data_type')),
+  count('no-threat-model', 'threat_model absent', () => ({ threatModel: undefined }), INVALID('threat_model')),
+  count('unknown-transform', "transform 'zoom'", () => ({ threatModel: tm({ transform: 'zoom' }) }), INVALID('threat_model.transform')),
+  count('unknown-parameter', "smoothing: parameter 'q'", () => ({ threatModel: smoothingName('q') }), INVALID('threat_model.smoothing[0].name')),
+  count('no-smoothing', 'smoothing: no entry', () => ({ threatModel: tm({ smoothing: [] }) }), INVALID('threat_model.smoothing')),
+  count('wrong-law', 'smoothing: RAYLEIGH for brightness', () => ({ threatModel: wrongLaw }), INVALID('threat_model.smoothing[0].distribution')),
+  count('sigma-zero', 'sigma 0', () => ({ threatModel: sigma(0) }), INVALID('threat_model.smoothing[0].sigma')),
+  count('sigma-negative', 'sigma -1', () => ({ threatModel: sigma(-1) }), INVALID('threat_model.smoothing[0].sigma')),
+  count('sigma-nan', 'sigma NaN', () => ({ threatModel: sigma(NaN) }), INVALID('threat_model.smoothing[0].sigma')),
+  count('sigma-inf', 'sigma -Inf', () => ({ threatModel: sigma(-Infinity) }), INVALID('threat_model.smoothing[0].sigma')),
+  count('empty-range', 'start_index = end_index (zero samples)', () => ({ startIndex: 10n, endIndex: 10n }), INVALID('end_index')),
+  count('inverted-range', 'end_index < start_index', () => ({ startIndex: 10n, endIndex: 5n }), INVALID('end_index')),
+  count('negative-start', 'start_index -1', () => ({ startIndex: -1n }), INVALID('start_index')),
+  count('range-over-max', `end_index - start_index = ${MAX_RANGE + 1} (SAMPLER_MAX_RANGE = ${MAX_RANGE})`, () => ({ endIndex: BigInt(MAX_RANGE + 1) }), INVALID('end_index')),
+  count('seed-negative', 'seed -1', () => ({ seed: -1n }), INVALID('seed')),
+  count('stream-negative', 'stream -1', () => ({ stream: -1 }), INVALID('stream')),
+  count('batch-size-negative', 'batch_size -8', () => ({ batchSize: -8 }), INVALID('batch_size')),
+  count('empty-model', "model ''", () => ({ model: '' }), INVALID('model')),
+  count('unknown-model', "model 'no-such-model'", () => ({ model: 'no-such-model' }), MODEL_NOT_FOUND),
+  count('over-message-limit', `message over the receive limit (${LIMITS.sampler} bytes)`, () => ({ image: chw([1, 1, LIMITS.sampler / 4 + 1]) }), TOO_BIG),
+];
+
+// ---- InferenceService.Classify ----------------------------------------------------------------------
+
+const classify = (id: string, input: string, over: (f: Fixtures) => Partial<inferenceV1.ClassifyRequest>, expect: Expected): UnaryCase =>
+  unaryCase('Classify', id, input, (f) => goodClassify(f, over(f)), expect);
+const one = (f: Fixtures): Tensor => ({ ...f.chw, shape: [1n, ...f.chw.shape] });
+
+const classifyCases: BadInputCase[] = [
+  classify('no-inputs', 'inputs absent', () => ({ inputs: undefined }), INVALID('inputs')),
+  classify('dtype', 'inputs: data_type UNSPECIFIED', (f) => ({ inputs: { ...one(f), dataType: DataType.DATA_TYPE_UNSPECIFIED } }), INVALID('inputs.data_type')),
+  classify('rank-3', 'inputs [1, 28, 28] (no batch axis)', () => ({ inputs: nchw([1, 28, 28]) }), INVALID('inputs.shape')),
+  classify('3-channels', 'inputs [1, 3, 28, 28]', () => ({ inputs: nchw([1, 3, 28, 28]) }), INVALID('inputs.shape')),
+  classify('wrong-size', 'inputs [1, 1, 32, 32]', () => ({ inputs: nchw([1, 1, 32, 32]) }), INVALID('inputs.shape')),
+  classify('zero-images', 'inputs [0, 1, 28, 28] (zero-size batch)', () => ({ inputs: nchw([0, 1, 28, 28]) }), INVALID('inputs.shape')),
+  classify('short-bytes', 'inputs: raw_contents one image short', () => ({ inputs: truncatedTensor(nchw([2, 1, 28, 28]), 784 * 4) }), INVALID('inputs.raw_contents')),
+  classify('nan', 'inputs: one NaN', (f) => ({ inputs: withElement(one(f), 5, NaN) }), INVALID('inputs.raw_contents')),
+  classify('inf', 'inputs: one -Inf', (f) => ({ inputs: withElement(one(f), 5, -Infinity) }), INVALID('inputs.raw_contents')),
+  classify('unknown-model', "model 'no-such-model'", () => ({ model: 'no-such-model' }), MODEL_NOT_FOUND),
+  classify('over-message-limit', `message over the receive limit (${LIMITS.inference} bytes)`, () => ({ inputs: nchw([Math.ceil(LIMITS.inference / 3136) + 1, 1, 28, 28]) }), TOO_BIG),
+];
+
+// ---- BoundService.GetThreshold ----------------------------------------------------------------------
+
+const threshold = (id: string, input: string, over: () => Partial<boundsV1.GetThresholdRequest>, expect: Expected): UnaryCase =>
+  unaryCase('GetThreshold', id, input, () => goodThreshold(over()), expect);
+
+const thresholdCases: BadInputCase[] = [
+  threshold('no-threat-model', 'threat_model absent', () => ({ threatModel: undefined }), INVALID('threat_model')),
+  threshold('unknown-transform', "transform 'zoom'", () => ({ threatModel: tm({ transform: 'zoom' }) }), INVALID('threat_model.transform')),
+  threshold('empty-box', 'box: no range', () => ({ threatModel: tm({ box: [] }) }), INVALID('threat_model.box')),
+  threshold('inverted-box', 'box: min 0.05 > max -0.05', () => ({ threatModel: boxOf(0.05, -0.05) }), INVALID('threat_model.box[0]')),
+  threshold('box-nan', 'box: max NaN', () => ({ threatModel: boxOf(-0.05, NaN) }), INVALID('threat_model.box[0]')),
+  threshold('unknown-box-parameter', "box: parameter 'q'", () => ({ threatModel: boxName('q') }), INVALID('threat_model.box[0].name')),
+  threshold('unknown-smoothing-parameter', "smoothing: parameter 'q'", () => ({ threatModel: smoothingName('q') }), INVALID('threat_model.smoothing[0].name')),
+  threshold('wrong-law', 'smoothing: RAYLEIGH for brightness', () => ({ threatModel: wrongLaw }), INVALID('threat_model.smoothing[0].distribution')),
+  threshold('sigma-zero', 'sigma 0', () => ({ threatModel: sigma(0) }), INVALID('threat_model.smoothing[0].sigma')),
+  threshold('sigma-negative', 'sigma -0.3', () => ({ threatModel: sigma(-0.3) }), INVALID('threat_model.smoothing[0].sigma')),
+  threshold('sigma-nan', 'sigma NaN', () => ({ threatModel: sigma(NaN) }), INVALID('threat_model.smoothing[0].sigma')),
+  threshold('ns-small', 'bound_settings.ns 3', () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 3n }) }), INVALID('bound_settings.ns')),
+  threshold('grid-zero', 'bound_settings.grid_points [0]', () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, gridPoints: [0] }) }), INVALID('bound_settings.grid_points')),
+  threshold('unknown-method', 'bound_settings.method 99', () => ({ boundSettings: settings({ method: 99 as BoundMethod }) }), INVALID('bound_settings.method')),
+  threshold(
+    'no-closed-form',
+    'method CLOSED_FORM for blur (it has none)',
+    () => ({
+      threatModel: { transform: 'r', box: [{ name: 'r', min: 0, max: 1 }], smoothing: [{ name: 'r', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: 2 }], note: '' },
+    }),
+    INVALID('bound_settings.method'),
+  ),
+  threshold(
+    'too-much-work',
+    'ns x grid x 8 over BOUNDS_MAX_SCORE_EVALUATIONS (1e9 here)',
+    () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 1_000_000n, gridPoints: [1000] }) }),
+    { code: 'RESOURCE_EXHAUSTED', message: /bound_settings/ },
+  ),
+  threshold('over-message-limit', `message over the receive limit (${LIMITS.bounds} bytes)`, () => ({ threatModel: tm({ note: 'x'.repeat(LIMITS.bounds + 1) }) }), TOO_BIG),
+];
+
+export const BAD_INPUT_CASES: readonly BadInputCase[] = [
+  ...certifyCases,
+  ...streamCases,
+  ...verifyCases,
+  ...countCases,
+  ...classifyCases,
+  ...thresholdCases,
+];
