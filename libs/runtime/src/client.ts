@@ -1,13 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthServiceDefinition } from 'grpc-health-check';
-import { instrumentGrpc } from '@glcert/telemetry';
+import { getTelemetry, instrumentGrpc } from '@glcert/telemetry';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './config';
-import { deadlineIn } from './deadline';
+import { cancellationInterceptor, deadlineIn } from './deadline';
 
 /**
  * Client channels: explicit message limits, keepalive, a default deadline on every call that
  * sets none, and round-robin over several replicas (`ipv4:a:p,b:p` static list) or over every
  * address a DNS name resolves to (`dns:///sampler-headless:50052`, a headless Service).
+ * Calls made with `propagate(serverCall)` options are cancelled with their caller.
  */
 
 export const DEFAULT_DEADLINE_MS = 30_000;
@@ -105,6 +106,31 @@ export function clientChannelOptions(options: ClientOptions = {}): grpc.ChannelO
   };
 }
 
+const tracedCtors = new WeakMap<object, unknown>();
+
+/**
+ * The client class to instantiate. instrumentation-grpc traces client calls by wrapping the
+ * methods `makeGenericClientConstructor` puts on a class, so a class made before the patch was
+ * applied (generated contracts loaded before telemetry started, or any class under jest, whose
+ * module registry the require hook never sees) would make calls without client spans and
+ * without trace context. When telemetry is on, such a class is rebuilt once from its
+ * `service` definition with the patched constructor.
+ */
+function tracedConstructor<C extends grpc.Client>(Ctor: ClientConstructor<C>): ClientConstructor<C> {
+  if (!getTelemetry()?.enabled) return Ctor;
+  const statics = Ctor as unknown as { service?: grpc.ServiceDefinition; serviceName?: string };
+  if (!statics.service) return Ctor;
+  const first = Object.keys(statics.service)[0];
+  const method = first === undefined ? undefined : (Ctor.prototype as Record<string, unknown>)[first];
+  if (typeof method !== 'function' || (method as { __wrapped?: boolean }).__wrapped) return Ctor;
+  let traced = tracedCtors.get(Ctor) as ClientConstructor<C> | undefined;
+  if (!traced) {
+    traced = grpc.makeGenericClientConstructor(statics.service, statics.serviceName ?? '') as unknown as ClientConstructor<C>;
+    tracedCtors.set(Ctor, traced);
+  }
+  return traced;
+}
+
 /**
  * `createClient(SamplingServiceClient, config.samplers, { defaultDeadlineMs: 60_000 })`.
  * Close it with `client.close()` (e.g. in the service's onShutdown).
@@ -115,9 +141,14 @@ export function createClient<C extends grpc.Client>(
   options: ClientOptions = {},
 ): C {
   instrumentGrpc(grpc);
-  return new Ctor(clientTarget(addrs), options.credentials ?? grpc.credentials.createInsecure(), {
+  const Traced = tracedConstructor(Ctor);
+  return new Traced(clientTarget(addrs), options.credentials ?? grpc.credentials.createInsecure(), {
     ...clientChannelOptions(options),
-    interceptors: [defaultDeadlineInterceptor(options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS), ...(options.interceptors ?? [])],
+    interceptors: [
+      defaultDeadlineInterceptor(options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS),
+      cancellationInterceptor(),
+      ...(options.interceptors ?? []),
+    ],
   });
 }
 

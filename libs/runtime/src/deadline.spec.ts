@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_DEADLINE_MS } from './client';
-import { propagate, remainingMs } from './deadline';
+import { PARENT_CALL, propagate, remainingMs } from './deadline';
 import { startTestService, type Harness } from './testing/harness';
 import { RELAY_MARGIN_MS } from './testing/test-implementation';
 import { call, callError } from './testing/test-service';
@@ -8,11 +9,11 @@ import { call, callError } from './testing/test-service';
 describe('propagate (unit)', () => {
   const fakeCall = (deadline: grpc.Deadline) => ({ getDeadline: () => deadline }) as unknown as Parameters<typeof propagate>[0];
 
-  it('inherits the caller deadline minus a margin, with grpc-js parent propagation', () => {
+  it('inherits the caller deadline minus a margin, and hands the caller to the cancellation interceptor', () => {
     const parent = fakeCall(Date.now() + 1_000);
     const opts = propagate(parent, { marginMs: 10 });
-    expect(opts.parent).toBe(parent);
-    expect(opts.propagate_flags).toBe(grpc.propagate.DEFAULTS);
+    expect(opts[PARENT_CALL]).toBe(parent);
+    expect(opts.parent).toBeUndefined(); // not grpc-js' parent: it leaks a listener per child call
     expect((opts.deadline as Date).getTime()).toBe((parent.getDeadline() as number) - 10);
   });
 
@@ -87,5 +88,32 @@ describe('deadline propagation through real gRPC', () => {
     expect((await pending).code).toBe(grpc.status.CANCELLED);
     await new Promise((r) => setTimeout(r, 1_200));
     expect(b.probe.finished.length).toBe(before); // B's sleep was aborted, it never finished
+  });
+
+  it('a long-lived caller making many downstream calls keeps no listeners behind', async () => {
+    const parent = Object.assign(new EventEmitter(), {
+      cancelled: false,
+      getDeadline: () => Date.now() + 10_000,
+    }) as unknown as Parameters<typeof propagate>[0];
+    const downstream = b.client();
+    const peak: number[] = [];
+    const events = parent as unknown as EventEmitter;
+    // 40 concurrent, then 40 sequential calls under one parent
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const p = call(downstream, 'echo', { text: `c${i}` }, propagate(parent));
+        peak.push(events.listenerCount('cancelled'));
+        return p;
+      }),
+    );
+    for (let i = 0; i < 40; i++) await call(downstream, 'echo', { text: `s${i}` }, propagate(parent));
+    expect(Math.max(...peak)).toBe(1); // one listener per parent, however many children
+    expect(events.listenerCount('cancelled')).toBe(0);
+  });
+
+  it('a child call started after its caller was cancelled is cancelled at once', async () => {
+    const parent = Object.assign(new EventEmitter(), { cancelled: true, getDeadline: () => Date.now() + 10_000 });
+    const err = await callError(b.client(), 'echo', { text: 'late', delayMs: 1_000 }, propagate(parent as never));
+    expect(err.code).toBe(grpc.status.CANCELLED);
   });
 });

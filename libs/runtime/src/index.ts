@@ -40,8 +40,8 @@ export type { FieldViolation, ErrorOptions, StatusContext, MappedError, DecodedS
 export { unaryHandler, clientStreamHandler, serverStreamHandler, bidiHandler, send } from './handlers';
 export type { CallContext, HandlerOptions } from './handlers';
 
-export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate } from './deadline';
-export type { PropagateOptions, ServerCall } from './deadline';
+export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate, cancellationInterceptor, PARENT_CALL } from './deadline';
+export type { PropagateOptions, PropagatedCallOptions, ServerCall } from './deadline';
 
 export { createServer, bindServer, hostPort, shutdownServer, startService, serviceNameOf } from './server';
 export type {
