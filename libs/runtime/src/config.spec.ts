@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { captureLogger } from './testing/harness';
 import { ConfigError, describeConfig, env, EXIT_CONFIG, loadConfig, parseAddr, readConfig, serverConfigSchema } from './config';
 import { startService } from './server';
@@ -120,3 +122,28 @@ describe('loadConfig', () => {
     expect(lines.some((l) => String(l['msg']).includes('CFGTEST_PORT: must be >= 0, got -1'))).toBe(true);
   });
 });
+
+describe('a real process', () => {
+  const script = path.join(__dirname, 'testing', 'config-exit-main.ts');
+  const run = (env: NodeJS.ProcessEnv) =>
+    spawnSync(process.execPath, ['--import', 'tsx', script], {
+      env: { PATH: process.env['PATH'], LOG_LEVEL: 'info', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+  it('exits 78 with a message naming the bad variable', () => {
+    const r = run({ EXITTEST_PORT: 'abc', EXITTEST_SHUTDOWN_GRACE_MS: '-5' });
+    expect(r.status).toBe(78);
+    expect(r.stderr).toContain('EXITTEST_PORT: must be an integer, got \\"abc\\"');
+    expect(r.stderr).toContain('EXITTEST_SHUTDOWN_GRACE_MS: must be >= 0, got -5');
+    expect(r.stdout).not.toContain('config ok');
+  });
+
+  it('carries on with a valid environment', () => {
+    const r = run({ EXITTEST_PORT: '0' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('config ok');
+  });
+});
+

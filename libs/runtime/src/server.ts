@@ -10,6 +10,7 @@ import {
   type ServerConfigDefaults,
 } from './config';
 import { toStatus, UnavailableError } from './errors';
+import { grpcExports } from './grpc-module';
 
 /**
  * Server bootstrap: limits, health, graceful shutdown.
@@ -63,7 +64,7 @@ function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, string>): 
  * call tracking graceful shutdown uses to end in-flight calls with UNAVAILABLE.
  */
 export function createServer(options: CreateServerOptions = {}): grpc.Server {
-  instrumentGrpc(grpc);
+  instrumentGrpc(grpcExports);
   const active = new Map<grpc.ServerInterceptingCall, string>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,

@@ -35,7 +35,10 @@ export interface Telemetry {
   finishedSpans(): ReadableSpan[];
   /** Export everything ended so far. */
   flush(): Promise<void>;
-  /** Apply the gRPC instrumentation's patch to this `@grpc/grpc-js` exports object (idempotent). */
+  /**
+   * Apply the gRPC instrumentation's patch to this `@grpc/grpc-js` exports object (idempotent).
+   * Pass the real exports (`require('@grpc/grpc-js')`), not an `import * as` interop copy.
+   */
   instrumentGrpc(grpcModule: object): void;
 }
 
@@ -167,7 +170,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       if (patched.has(grpcModule)) return;
       patched.add(grpcModule);
       for (const def of instrumentation.getModuleDefinitions()) {
-        if (def.name === GRPC_JS) def.patch?.(grpcModule);
+        if (def.name !== GRPC_JS) continue;
+        try {
+          def.patch?.(grpcModule);
+        } catch (err) {
+          // tracing is never worth a crash; the likely cause is a read-only interop copy of the
+          // module instead of its real exports object
+          log.warn('could not apply the gRPC instrumentation; RPC spans will be missing', { err });
+        }
       }
     },
     async stop(timeoutMs: number): Promise<void> {
