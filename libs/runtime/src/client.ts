@@ -3,7 +3,7 @@ import { service as healthServiceDefinition } from 'grpc-health-check';
 import { getTelemetry, instrumentGrpc } from '@glcert/telemetry';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './config';
 import { cancellationInterceptor, deadlineIn } from './deadline';
-import { grpcExports } from './grpc-module';
+import { channelCredentials, tlsChannelOptions, tlsFromEnv } from './tls';
 
 /**
  * Client channels: explicit message limits, keepalive, a default deadline on every call that
@@ -34,7 +34,7 @@ export interface ClientOptions {
   retryUnavailable?: Array<{ service: string; method?: string }>;
   /** Attempts in all for those methods. Default 3. */
   maxAttempts?: number;
-  /** Default insecure (plaintext inside the cluster). */
+  /** Default: mutual TLS when GLCERT_TLS_* are set (see tls.ts), else insecure (plaintext inside the cluster). */
   credentials?: grpc.ChannelCredentials;
   channelOptions?: grpc.ChannelOptions;
   interceptors?: grpc.Interceptor[];
@@ -141,10 +141,20 @@ export function createClient<C extends grpc.Client>(
   addrs: string | readonly string[],
   options: ClientOptions = {},
 ): C {
-  instrumentGrpc(grpcExports);
+  instrumentGrpc(grpc);
+  let credentials = options.credentials;
+  let tlsOptions: grpc.ChannelOptions = {};
+  if (!credentials) {
+    // mutual TLS when GLCERT_TLS_* name the files (tls.ts); plaintext otherwise
+    const tls = tlsFromEnv();
+    credentials = channelCredentials(tls);
+    tlsOptions = tlsChannelOptions(tls);
+  }
   const Traced = tracedConstructor(Ctor);
-  return new Traced(clientTarget(addrs), options.credentials ?? grpc.credentials.createInsecure(), {
+  return new Traced(clientTarget(addrs), credentials, {
     ...clientChannelOptions(options),
+    ...tlsOptions,
+    ...options.channelOptions,
     interceptors: [
       defaultDeadlineInterceptor(options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS),
       cancellationInterceptor(),
@@ -168,7 +178,7 @@ let HealthClientCtor: ClientConstructor<HealthClient> | undefined;
 
 /** A `grpc.health.v1.Health` client (Check and Watch), for readiness waits and tests. */
 export function createHealthClient(addrs: string | readonly string[], options: ClientOptions = {}): HealthClient {
-  instrumentGrpc(grpcExports);
+  instrumentGrpc(grpc);
   HealthClientCtor ??= grpc.makeGenericClientConstructor(
     healthServiceDefinition as unknown as grpc.ServiceDefinition,
     'grpc.health.v1.Health',

@@ -67,6 +67,9 @@ export {
 } from './client';
 export type { ClientOptions, ClientConstructor, HealthClient, HealthStatus } from './client';
 
+export { tlsFromEnv, tlsConfigSchema, serverCredentials, channelCredentials, tlsChannelOptions } from './tls';
+export type { TlsFiles } from './tls';
+
 // the structured logger lives in @glcert/telemetry (no gRPC there); re-exported for services
 export { createLogger } from '@glcert/telemetry';
 export type { Logger, LogLevel, LogFields } from '@glcert/telemetry';

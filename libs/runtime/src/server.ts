@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { createLogger, flushTelemetry, instrumentGrpc, shutdownTelemetry, type Logger } from '@glcert/telemetry';
 import {
+  ConfigError,
   DEFAULT_MAX_MESSAGE_BYTES,
+  EXIT_CONFIG,
   DEFAULT_SHUTDOWN_GRACE_MS,
   loadConfig,
   serverConfigSchema,
@@ -10,7 +12,7 @@ import {
   type ServerConfigDefaults,
 } from './config';
 import { toStatus, UnavailableError } from './errors';
-import { grpcExports } from './grpc-module';
+import { serverCredentials, tlsFromEnv } from './tls';
 
 /**
  * Server bootstrap: limits, health, graceful shutdown.
@@ -38,9 +40,18 @@ const HEALTH_WATCH = '/grpc.health.v1.Health/Watch';
 /** After the in-flight calls were ended with UNAVAILABLE, how long their trailers get before the sockets are destroyed. */
 const FORCE_FLUSH_MS = 250;
 
-const activeCalls = new WeakMap<grpc.Server, Map<grpc.ServerInterceptingCall, string>>();
+/** A call in progress, as the shutdown sees it. */
+interface ActiveCall {
+  path: string;
+  /** Messages handed to grpc-js whose write has not completed. */
+  writes: number;
+  /** Set when shutdown ended the call while messages were still being written. */
+  forced?: grpc.StatusObject;
+}
 
-function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, string>): grpc.ServerInterceptor {
+const activeCalls = new WeakMap<grpc.Server, Map<grpc.ServerInterceptingCall, ActiveCall>>();
+
+function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, ActiveCall>): grpc.ServerInterceptor {
   return (method, next) => {
     const call: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(next, {
       start: (start) =>
@@ -54,7 +65,28 @@ function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, string>): 
         send(status);
       },
     });
-    active.set(call, method.path);
+    const state: ActiveCall = { path: method.path, writes: 0 };
+    // count the writes in flight: a status sent before them would go out ahead of them, and
+    // grpc-js then fails the late write (INTERNAL, RST_STREAM): the client would see CANCELLED
+    // and lose the last messages of a stream that was finishing when the grace period ended
+    const sendForced = (): void => {
+      // the handler's own status (queued behind the same writes) goes first when it has one;
+      // a write it queued meanwhile goes before ours too
+      if (!state.forced || state.writes > 0 || !active.has(call)) return;
+      const status = state.forced;
+      state.forced = undefined;
+      call.sendStatus(status);
+    };
+    const sendMessage = call.sendMessage.bind(call);
+    call.sendMessage = (message: unknown, callback: () => void): void => {
+      state.writes++;
+      sendMessage(message, () => {
+        state.writes--;
+        callback();
+        if (state.writes === 0 && state.forced) setImmediate(sendForced);
+      });
+    };
+    active.set(call, state);
     return call;
   };
 }
@@ -64,8 +96,8 @@ function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, string>): 
  * call tracking graceful shutdown uses to end in-flight calls with UNAVAILABLE.
  */
 export function createServer(options: CreateServerOptions = {}): grpc.Server {
-  instrumentGrpc(grpcExports);
-  const active = new Map<grpc.ServerInterceptingCall, string>();
+  instrumentGrpc(grpc);
+  const active = new Map<grpc.ServerInterceptingCall, ActiveCall>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -104,11 +136,16 @@ function endCalls(server: grpc.Server, filter: (path: string) => boolean, messag
   if (!active) return 0;
   const status = toStatus(new UnavailableError(message, { reason: 'SHUTTING_DOWN' }));
   let n = 0;
-  for (const [call, path] of [...active]) {
-    if (!filter(path)) continue;
+  for (const [call, state] of [...active]) {
+    if (!filter(state.path)) continue;
+    n++;
+    if (state.writes > 0) {
+      // after its writes (still tracked: forceShutdown ends it if they never complete)
+      state.forced = status;
+      continue;
+    }
     active.delete(call);
     call.sendStatus(status);
-    n++;
   }
   return n;
 }
@@ -175,6 +212,7 @@ export interface StartServiceOptions {
   config?: ServerConfig;
   defaults?: ServerConfigDefaults;
   log?: Logger;
+  /** Default: mutual TLS when GLCERT_TLS_* are set (see tls.ts), else insecure. */
   credentials?: grpc.ServerCredentials;
   serverOptions?: grpc.ServerOptions;
   /** Default ['SIGTERM', 'SIGINT']; [] installs no handlers. */
@@ -221,6 +259,20 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const config: ServerConfig =
     options.config ?? loadConfig(serverConfigSchema(options.name, options.defaults), { exit, log });
+  // mutual TLS when GLCERT_TLS_* name the files (tls.ts); plaintext otherwise
+  let credentials = options.credentials;
+  if (!credentials) {
+    try {
+      const tls = tlsFromEnv();
+      credentials = serverCredentials(tls);
+      if (tls) log.info('mutual TLS: client certificates required', { cert_file: tls.certFile, ca_file: tls.caFile });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      log.error(err.message, { problems: err.problems });
+      exit(EXIT_CONFIG);
+      throw err;
+    }
+  }
 
   const server = createServer({
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
@@ -234,7 +286,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   let port: number;
   try {
-    port = await bindServer(server, config.host, config.port, options.credentials);
+    port = await bindServer(server, config.host, config.port, credentials);
   } catch (err) {
     server.forceShutdown();
     log.error('bind failed', { err });
