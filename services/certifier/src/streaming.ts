@@ -158,6 +158,8 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
         return;
       }
       open++;
+      // "read" is what shutdown promises to answer: at debug level, say which message was read
+      if (log.isEnabled('debug')) log.debug('stream message read', { item_id: msg.request?.$case === 'item' ? msg.request.item.id : '' });
       flow();
       void answer(msg);
     }
