@@ -124,8 +124,12 @@ function statsView(state: State): InferenceStats {
   };
 }
 
-/** A span per executed batch, child of the oldest request's trace and linked to the others'. */
-function tracedRunner(model: string, provider: string, pool: WorkerPool): BatchRunner {
+/**
+ * A span per executed batch, child of the oldest request's trace and linked to the others'; and,
+ * at LOG_LEVEL=debug, one `batch run` line per batch (how a separate process's batches are
+ * counted from outside, e.g. that a cancelled call stops the work within one batch).
+ */
+function tracedRunner(model: string, provider: string, pool: WorkerPool, log: Logger): BatchRunner {
   return (input, info) => {
     const contexts = info.contexts.filter((c): c is Context => c !== undefined);
     const parent = contexts[0] ?? otelContext.active();
@@ -148,8 +152,12 @@ function tracedRunner(model: string, provider: string, pool: WorkerPool): BatchR
     };
     return tracer.startActiveSpan('inference.batch', { attributes, links }, parent, async (span) => {
       try {
+        const started = Date.now();
         const output = await pool.run(model, input, info.images);
         span.setAttribute('glcert.compute_ms', output.computeMs);
+        if (log.isEnabled('debug')) {
+          log.debug('batch run', { model, images: info.images, requests: info.requests, started_ms: started, ended_ms: Date.now() });
+        }
         return output;
       } catch (err) {
         span.recordException(err as Error);
@@ -260,7 +268,7 @@ async function loadAndWarm(
       maxQueueDelayMs: config.maxQueueDelayMs,
       maxQueueSize: config.maxQueueSize,
       maxInFlight: config.workers,
-      run: tracedRunner(entry.name, provider, pool),
+      run: tracedRunner(entry.name, provider, pool, log),
     });
     state.models.set(entry.name, { entry, batcher, metadata: metadataOf(entry, provider, config) });
   }
