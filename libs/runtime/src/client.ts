@@ -3,6 +3,7 @@ import { service as healthServiceDefinition } from 'grpc-health-check';
 import { getTelemetry, instrumentGrpc } from '@glcert/telemetry';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './config';
 import { cancellationInterceptor, deadlineIn } from './deadline';
+import { grpcExports } from './grpc-module';
 import { channelCredentials, tlsChannelOptions, tlsFromEnv } from './tls';
 
 /**
@@ -141,7 +142,7 @@ export function createClient<C extends grpc.Client>(
   addrs: string | readonly string[],
   options: ClientOptions = {},
 ): C {
-  instrumentGrpc(grpc);
+  instrumentGrpc(grpcExports);
   let credentials = options.credentials;
   let tlsOptions: grpc.ChannelOptions = {};
   if (!credentials) {
@@ -178,7 +179,7 @@ let HealthClientCtor: ClientConstructor<HealthClient> | undefined;
 
 /** A `grpc.health.v1.Health` client (Check and Watch), for readiness waits and tests. */
 export function createHealthClient(addrs: string | readonly string[], options: ClientOptions = {}): HealthClient {
-  instrumentGrpc(grpc);
+  instrumentGrpc(grpcExports);
   HealthClientCtor ??= grpc.makeGenericClientConstructor(
     healthServiceDefinition as unknown as grpc.ServiceDefinition,
     'grpc.health.v1.Health',

@@ -12,6 +12,7 @@ import {
   type ServerConfigDefaults,
 } from './config';
 import { toStatus, UnavailableError } from './errors';
+import { grpcExports } from './grpc-module';
 import { serverCredentials, tlsFromEnv } from './tls';
 
 /**
@@ -96,7 +97,7 @@ function trackingInterceptor(active: Map<grpc.ServerInterceptingCall, ActiveCall
  * call tracking graceful shutdown uses to end in-flight calls with UNAVAILABLE.
  */
 export function createServer(options: CreateServerOptions = {}): grpc.Server {
-  instrumentGrpc(grpc);
+  instrumentGrpc(grpcExports);
   const active = new Map<grpc.ServerInterceptingCall, ActiveCall>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
