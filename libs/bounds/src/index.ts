@@ -12,11 +12,15 @@ export {
   SOLVER_VERSION,
 } from './lib/solve';
 export type { BoundMethodName, BoundRequest, BoundResult, NormalisedBoundRequest } from './lib/solve';
-export { solveNumeric, BOUND_NORMALS_STREAM } from './lib/numeric';
+export { solveNumeric, BOUND_NORMALS_STREAM, DEFAULT_DELTA } from './lib/numeric';
 export type { NumericBound, NumericBoundInput } from './lib/numeric';
 export { closedFormThreshold, CLOSED_FORM_TRANSFORMS } from './lib/closed-form';
 export type { ClosedForm } from './lib/closed-form';
 export { ShapeEnvelope } from './lib/envelope';
+export { upperBand, bandAt, bandLevels, lawLevelMin, pilotSize, bonferroniZ, psiUpper, expExcess, lawExcess, MIN_EXCEEDANCES, LEVEL_RATIO } from './lib/band';
+export type { UpperBand, BandInput } from './lib/band';
+export { conditionalSampler, TAIL_MASS } from './lib/conditional';
+export type { ConditionalLaw, ConditionalSampler } from './lib/conditional';
 export { axisPoints, attackPoints, normaliseGrid, DEFAULT_GRID_POINTS } from './lib/attack-grid';
 export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
 export { canonicalJson, sha256Canonical } from './lib/cache-key';

@@ -1,37 +1,65 @@
-// The shape envelope p(q) and the function Xi (ALGORITHM.md section 4, steps 1-3 and 5).
+// The shape envelope p(q) and the function Xi (ALGORITHM.md section 4, steps 2-3 and 5).
 //
-// p is kept on the grid q_j = j/ns, j = 0..h with h = floor(ns/2) (only q <= 1/2 is ever used),
-// as the elementwise maximum of every shape P = B/M added. Xi is integrated with a *lower* sum:
-// on the cell [q_j, q_j+1] we use 1/max(p_j, p_j+1). Every P is concave and piecewise linear
-// on this grid, so the envelope between two grid points lies below its chord and hence below
-// max(p_j, p_j+1): the lower sum never exceeds the exact integral of 1/p, so the discretisation
-// can only raise the threshold (never certify more). The cell [0, 1/ns], where 1/p diverges,
-// gets the finite value 1/p_1, also a lower bound.
+// p is kept on the cells [q_j, q_j+1], q_j = j/ns, j < h = floor(ns/2) (only q <= 1/2 is ever
+// used), as an upper bound of the supremum over the cell of every shape added:
+//   - an upper band Bplus(q) = min_k (a_k + w_k q) divided by its M+ (`addBand`, what the solver
+//     uses): on a cell, min_k (a_k + max(w_k q_j, w_k q_j+1)) bounds the band from above;
+//   - an empirical shape B_hat/M_hat (`add`, section 4 as written, kept for tests and tools):
+//     B_hat is linear on every cell, so its supremum there is the larger end value.
+// Xi is integrated with a *lower* sum, 1/(cell supremum) on every cell, so the discretisation can
+// never certify more than the continuous envelope would. The cell [0, 1/ns], where 1/p may
+// diverge, gets a finite value, also a lower bound.
+
+import type { UpperBand } from './band';
 
 export class ShapeEnvelope {
-  /** p(j/ns) for j = 0..h. */
-  readonly p: Float64Array;
+  /** Upper bound of sup p over [j/ns, (j+1)/ns], j = 0..h-1. */
+  readonly cell: Float64Array;
   readonly h: number;
   shapes = 0;
 
   constructor(readonly ns: number) {
     this.h = Math.floor(ns / 2);
-    this.p = new Float64Array(this.h + 1);
+    this.cell = new Float64Array(this.h);
   }
 
   /**
-   * Adds the shape of one (beta, u): `topAscending` holds the h largest values of eta in
-   * ascending order and `positiveSum` the sum of all positive values of eta (ns * M).
+   * Adds an empirical shape (section 4 as written, no Monte Carlo allowance): `topAscending`
+   * holds the h largest values of eta in ascending order and `positiveSum` the sum of all
+   * positive values of eta (ns * M_hat).
    */
   add(topAscending: Float64Array, positiveSum: number): void {
-    const p = this.p;
-    const h = this.h;
+    const { cell, h } = this;
     const inv = 1 / positiveSum;
+    let prev = 0;
     let cum = 0;
     for (let j = 1, i = topAscending.length - 1; j <= h; j++, i--) {
       cum += topAscending[i];
       const P = cum * inv;
-      if (P > p[j]) p[j] = P;
+      const sup = Math.max(prev, P);
+      if (sup > cell[j - 1]) cell[j - 1] = sup;
+      prev = P;
+    }
+    this.shapes++;
+  }
+
+  /** Adds the shape Bplus/M+ of an upper band (see band.ts). */
+  addBand(band: UpperBand): void {
+    const { cell, h, ns } = this;
+    const { w, a } = band;
+    const K = w.length;
+    const inv = 1 / band.M;
+    for (let j = 0; j < h; j++) {
+      const q0 = j / ns;
+      const q1 = (j + 1) / ns;
+      let m = Infinity;
+      for (let k = 0; k < K; k++) {
+        const wk = w[k];
+        const v = a[k] + (wk >= 0 ? wk * q1 : wk * q0);
+        if (v < m) m = v;
+      }
+      const sup = Math.min(1, m * inv); // B+ <= M+ everywhere on [0, 1]
+      if (sup > cell[j]) cell[j] = sup;
     }
     this.shapes++;
   }
@@ -41,10 +69,10 @@ export class ShapeEnvelope {
    * (Xi(1/2) - Xi(q) in the notation of ALGORITHM.md; h/ns <= 1/2, which is conservative.)
    */
   tail(): Float64Array {
-    const { p, h, ns } = this;
+    const { cell, h, ns } = this;
     const R = new Float64Array(h + 1);
     for (let j = h - 1; j >= 0; j--) {
-      const m = Math.max(p[j], p[j + 1]);
+      const m = cell[j];
       R[j] = R[j + 1] + (m > 0 ? 1 / (ns * m) : Infinity);
     }
     return R;

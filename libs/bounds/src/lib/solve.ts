@@ -9,15 +9,20 @@ import { normaliseGrid } from './attack-grid';
 import { sha256Canonical } from './cache-key';
 import { closedFormThreshold } from './closed-form';
 import { InvalidBoundRequestError } from './errors';
-import { BOUND_NORMALS_STREAM, solveNumeric } from './numeric';
+import { BOUND_NORMALS_STREAM, DEFAULT_DELTA, solveNumeric } from './numeric';
 
 export type BoundMethodName = 'auto' | 'numeric' | 'closed-form';
 export const BOUND_METHODS: readonly BoundMethodName[] = Object.freeze(['auto', 'numeric', 'closed-form']);
 
 export const DEFAULT_NS = 20000;
 export const DEFAULT_SEED = 0n;
-/** Changes whenever a solver change could change a threshold; part of the cache key. */
-export const SOLVER_VERSION = `gl-sound/1 (${GENERATOR_NAME}, stream ${BOUND_NORMALS_STREAM}, gauss-legendre-8)`;
+/**
+ * Changes whenever a solver change could change a threshold; part of the cache key.
+ * gl-sound/2: upper bands on B (exact laws, deterministic strata bounds, or a Monte Carlo
+ * confidence band at failure probability delta) instead of the plug-in empirical B of /1,
+ * whose Monte Carlo error could put the threshold below the truth.
+ */
+export const SOLVER_VERSION = `gl-sound/2 (${GENERATOR_NAME}, stream ${BOUND_NORMALS_STREAM}, gauss-legendre-8, upper-band)`;
 
 export interface BoundRequest {
   /** Transform key: b, c, cb, g, gc, t, bt, ct, cbt, r. */
@@ -34,6 +39,11 @@ export interface BoundRequest {
   readonly seed?: bigint | number | string;
   /** default 'auto' */
   readonly method?: BoundMethodName;
+  /**
+   * Failure probability of the Monte Carlo band, per solve (default 1e-6). Only transforms
+   * without a score kernel use Monte Carlo; every built-in one is bounded without it.
+   */
+  readonly delta?: number;
 }
 
 export interface BoundResult {
@@ -70,6 +80,13 @@ export interface BoundResult {
   readonly cacheKey: string;
   /** false when the threshold is 1: no pA can certify this box. */
   readonly certifiable: boolean;
+  /** Failure probability of the numeric bound's Monte Carlo band (delta requested). */
+  readonly delta: number;
+  /**
+   * How the numeric bound bounded B: 'normal'/'exp' (closed-form laws), 'strata' (deterministic
+   * quadrature bound), 'monte carlo' (confidence band at probability 1 - delta). Empty without it.
+   */
+  readonly numericLaws: string[];
   readonly notes: string[];
 }
 
@@ -87,6 +104,7 @@ export interface NormalisedBoundRequest {
   readonly grid: number[];
   readonly seed: bigint;
   readonly method: BoundMethodName;
+  readonly delta: number;
 }
 
 const MAX_NS = 10_000_000;
@@ -127,6 +145,10 @@ export function normaliseBoundRequest(request: BoundRequest): NormalisedBoundReq
   if (!BOUND_METHODS.includes(method)) {
     throw new InvalidBoundRequestError('bound_settings.method', `must be one of ${BOUND_METHODS.join(', ')}, got ${String(method)}`);
   }
+  const delta = request.delta ?? DEFAULT_DELTA;
+  if (typeof delta !== 'number' || !(delta >= 1e-300 && delta <= 0.1)) {
+    throw new InvalidBoundRequestError('bound_settings.delta', `must be a number in [1e-300, 0.1], got ${String(delta)}`);
+  }
   const box: Record<string, [number, number]> = {};
   const sigma: Record<string, number> = {};
   params.forEach((p, i) => {
@@ -146,6 +168,7 @@ export function normaliseBoundRequest(request: BoundRequest): NormalisedBoundReq
     grid,
     seed: parseSeed(request.seed),
     method,
+    delta,
   };
 }
 
@@ -159,6 +182,7 @@ export function cacheKeyOf(n: NormalisedBoundRequest): string {
     grid: n.grid,
     seed: n.seed.toString(),
     method: n.method,
+    delta: n.delta,
     solverVersion: SOLVER_VERSION,
   });
 }
@@ -186,7 +210,7 @@ export function solveBound(request: BoundRequest): BoundResult {
   const numeric =
     n.method === 'closed-form'
       ? null
-      : solveNumeric({ spec: n.spec, sigma: n.sigmaList, lo: n.lo, hi: n.hi, grid: n.grid, ns: n.ns, seed: n.seed });
+      : solveNumeric({ spec: n.spec, sigma: n.sigmaList, lo: n.lo, hi: n.hi, grid: n.grid, ns: n.ns, seed: n.seed, delta: n.delta });
 
   let threshold: number;
   let method: 'numeric' | 'closed-form';
@@ -210,6 +234,14 @@ export function solveBound(request: BoundRequest): BoundResult {
     notes.push(
       `numeric GL bound (ALGORITHM.md section 4) over ${numeric.attackPoints} attack-grid points (${axes} per axis, borders included, beta0 skipped), ` +
         `${n.ns} score samples, 8-node Gauss-Legendre paths: ${numeric.threshold}`,
+    );
+    const mc = numeric.laws.includes('monte carlo');
+    notes.push(
+      `numeric: B bounded from above by ${numeric.laws.join(' + ')} ` +
+        (mc
+          ? `(Monte Carlo: one-sided CLT band, z = ${numeric.z.toFixed(3)}, Bonferroni over ${numeric.distinctEvaluations} directions x ${numeric.levels} levels; ` +
+            `the threshold is sound with probability >= 1 - ${n.delta} (asymptotic))`
+          : '(no Monte Carlo error: closed-form laws and deterministic quadrature upper bounds; the threshold does not depend on luck)'),
     );
     n.params.forEach((p, i) => {
       if (!n.spec.integerParams[i]) return;
@@ -259,6 +291,8 @@ export function solveBound(request: BoundRequest): BoundResult {
     solverVersion: SOLVER_VERSION,
     cacheKey: cacheKeyOf(n),
     certifiable,
+    delta: n.delta,
+    numericLaws: numeric?.laws ?? [],
     notes,
   };
 }
