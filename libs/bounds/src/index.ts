@@ -25,3 +25,5 @@ export { axisPoints, attackPoints, normaliseGrid, DEFAULT_GRID_POINTS } from './
 export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
 export { canonicalJson, sha256Canonical } from './lib/cache-key';
 export { InvalidBoundRequestError } from './lib/errors';
+export { simulateSoundness, defaultThresholds, cpVerdict, binomialUpperTail, formatSoundnessTable, SOUNDNESS_STREAM } from './lib/soundness';
+export type { SoundnessCell, SoundnessOptions } from './lib/soundness';
