@@ -8,6 +8,7 @@ export {
   instrumentGrpc,
   exporterFromEnv,
   otlpProtocol,
+  OTLP_PROTOCOLS,
 } from './telemetry';
 export type { Telemetry, TelemetryMode, TelemetryOptions } from './telemetry';
 export { bootstrap } from './bootstrap';

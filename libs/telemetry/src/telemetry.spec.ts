@@ -20,6 +20,9 @@ describe('exporterFromEnv', () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'otlp (grpc)', undefined],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4317/v1/traces', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }, 'otlp (http/json)', undefined],
     [{ OTEL_TRACES_EXPORTER: 'console' }, 'console', undefined],
+    // as sdk-node decides: a blank TRACES_PROTOCOL counts as unset, an unsupported value is http/protobuf
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' ', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'otlp (http/json)', undefined],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http' }, 'otlp (http/protobuf)', undefined],
   ])('%j -> %s', (env, exporter, reason) => {
     const d = exporterFromEnv(env as NodeJS.ProcessEnv);
     expect(d.exporter).toBe(exporter);

@@ -25,7 +25,7 @@ export interface Telemetry {
   readonly serviceName: string;
   /** False when telemetry is off; then every method is a no-op. */
   readonly enabled: boolean;
-  /** What the spans go to: `otlp (grpc)`, `otlp (http/protobuf)`, `console`, `memory`, `none`. */
+  /** What the spans go to: `otlp (http/protobuf)`, `otlp (http/json)`, `otlp (grpc)`, `console`, `memory`, `none`. */
   readonly exporter: string;
   /** Why it is off (for the start-up log line). */
   readonly reason?: string;
@@ -61,9 +61,28 @@ function listFromEnv(raw: string | undefined): string[] {
     .filter((s) => s !== '' && s !== 'null');
 }
 
-/** The OTLP/trace protocol the environment asks for (sdk-node's default is http/protobuf). */
+/** The OTLP protocols sdk-node 0.223.0 builds a trace exporter for. */
+export const OTLP_PROTOCOLS: readonly string[] = ['http/protobuf', 'http/json', 'grpc'];
+
+/** A variable's value, or undefined when unset or blank (as @opentelemetry/core reads it). */
+function setValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw;
+}
+
+/** The OTLP protocol the environment asks for, as written (blank counts as unset). */
+function requestedProtocol(env: NodeJS.ProcessEnv): string | undefined {
+  return setValue(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? setValue(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
+}
+
+/**
+ * The OTLP protocol the trace exporter will use, decided as sdk-node 0.223.0 decides it:
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL (a blank value counts as
+ * unset), default `http/protobuf`; a value it does not support also gives `http/protobuf`.
+ */
 export function otlpProtocol(env: NodeJS.ProcessEnv = process.env): string {
-  return (env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] ?? env['OTEL_EXPORTER_OTLP_PROTOCOL'] ?? '').trim() || 'http/protobuf';
+  const wanted = requestedProtocol(env);
+  return wanted !== undefined && OTLP_PROTOCOLS.includes(wanted) ? wanted : 'http/protobuf';
 }
 
 /** Decides from the environment whether traces are exported, and how. */
@@ -196,6 +215,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       propagation.disable();
     },
   };
+  const wanted = requestedProtocol(env);
+  if (mode === 'env' && decision.exporter.includes('otlp') && wanted !== undefined && !OTLP_PROTOCOLS.includes(wanted)) {
+    log.warn('unsupported OTLP protocol; traces go out as http/protobuf', { protocol: wanted, supported: OTLP_PROTOCOLS.join(', ') });
+  }
   log.info('telemetry on', { service: options.serviceName, exporter: decision.exporter });
   return current;
 }
