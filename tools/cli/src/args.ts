@@ -19,11 +19,19 @@ export interface FlagSpec {
   readonly description: string;
   /** Allowed values (string flags). */
   readonly choices?: readonly string[];
+  /** A string flag that may be given several times; its value is the list, in order. */
+  readonly repeat?: boolean;
 }
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<S extends FlagSpec> = S['type'] extends 'boolean' ? boolean : S['type'] extends 'string' ? string : number;
+type ValueOf<S extends FlagSpec> = S extends { readonly repeat: true }
+  ? string[]
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'string'
+      ? string
+      : number;
 export type ParsedFlags<S extends FlagSpecs> = { -readonly [K in keyof S]?: ValueOf<S[K]> };
 
 export interface ParsedArgs<S extends FlagSpecs> {
@@ -59,7 +67,7 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number {
  * makes the rest positional. `-h` is read as `--help` when the specs have one.
  */
 export function parseArgs<S extends FlagSpecs>(argv: readonly string[], specs: S): ParsedArgs<S> {
-  const flags: Record<string, string | number | boolean> = {};
+  const flags: Record<string, string | number | boolean | string[]> = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -79,8 +87,8 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], specs: S
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     if (!Object.prototype.hasOwnProperty.call(specs, name)) throw new UsageError(`unknown flag --${name}`);
-    if (Object.prototype.hasOwnProperty.call(flags, name)) throw new UsageError(`--${name} given more than once`);
     const spec = specs[name];
+    if (Object.prototype.hasOwnProperty.call(flags, name) && !spec.repeat) throw new UsageError(`--${name} given more than once`);
     if (spec.type === 'boolean') {
       if (eq >= 0) {
         const v = arg.slice(eq + 1);
@@ -99,14 +107,19 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], specs: S
       raw = argv[++i];
       if (raw.startsWith('--')) throw new UsageError(`--${name}: missing value${spec.value ? ` (${spec.value})` : ''}, got flag ${raw}`);
     }
-    flags[name] = convert(name, spec, raw);
+    const value = convert(name, spec, raw);
+    if (spec.repeat) ((flags[name] ??= []) as string[]).push(String(value));
+    else flags[name] = value;
   }
   return { flags: flags as ParsedFlags<S>, positionals };
 }
 
 /** Help lines for `specs`, aligned. */
 export function formatFlags(specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, s]) => [`--${name}${s.type === 'boolean' ? '' : ` ${s.value ?? name.toUpperCase()}`}`, s.description]);
+  const rows = Object.entries(specs).map(([name, s]) => [
+    `--${name}${s.type === 'boolean' ? '' : ` ${s.value ?? name.toUpperCase()}`}${s.repeat ? ' ...' : ''}`,
+    s.description,
+  ]);
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`).join('\n');
 }

@@ -7,6 +7,10 @@ export interface Io {
   out(text: string): void;
   /** Writes to stderr. */
   err(text: string): void;
+  /** stdout is a terminal (colours). Default false. */
+  readonly outIsTTY?: boolean;
+  /** stderr is a terminal (a redrawn progress bar instead of plain lines). Default false. */
+  readonly errIsTTY?: boolean;
 }
 
 export interface Command {
@@ -21,4 +25,10 @@ export interface Command {
 export const processIo: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  get outIsTTY() {
+    return process.stdout.isTTY === true && !process.env.NO_COLOR;
+  },
+  get errIsTTY() {
+    return process.stderr.isTTY === true;
+  },
 };
