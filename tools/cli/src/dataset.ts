@@ -4,7 +4,8 @@
 // N, then `--shard i/N` keeps the items with index % N == i (so the shards of a limited run
 // partition exactly the first N items).
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 import sharp from 'sharp';
 
@@ -108,7 +109,7 @@ export async function openDataset(source: string, limit?: number): Promise<Datas
     throw new UsageError(`${source}: ${(e as Error).message}`);
   }
   return {
-    name: dir,
+    name: source === 'mnist-test' ? 'mnist-test' : dir,
     entries: entries.slice(0, limit === undefined ? entries.length : limit).map((e, index) => ({ id: e.file, index })),
     async *items() {
       let index = 0;
@@ -124,4 +125,11 @@ export async function openDataset(source: string, limit?: number): Promise<Datas
       }
     },
   };
+}
+
+/** A digit of the shipped set for examples (`data/mnist-test/7-....png`, relative to cwd). */
+export function exampleDigit(): string {
+  const dir = defaultMnistTestDir();
+  const file = dir ? readdirSync(dir).filter((f) => f.startsWith('7-') && f.endsWith('.png')).sort()[0] : undefined;
+  return dir && file ? relative(process.cwd(), join(dir, file)) : 'digit.png';
 }

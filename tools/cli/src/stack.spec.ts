@@ -256,6 +256,16 @@ describe('glcert against a running stack', () => {
     expect(table.out).toMatch(/^merged 3 files: 12 images\n/);
   });
 
+  it('reports a child that dies unexpectedly; restart brings it back', async () => {
+    const verifier = stack.process('verifier');
+    process.kill(verifier.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && unexpected.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(unexpected).toEqual(['verifier: SIGKILL']);
+    unexpected.length = 0;
+    await stack.restart('verifier');
+    expect(stack.process('verifier').running).toBe(true);
+  });
+
   it('kill and restart one child (fault tests); a kill asked for is not reported', async () => {
     const before = stack.process('sampler').pid!;
     const exit = await stack.kill('sampler');
@@ -278,6 +288,31 @@ describe('glcert against a running stack', () => {
     await stack.stop();
     expect(pids.filter(alive)).toEqual([]);
     expect(unexpected).toEqual([]);
+  });
+});
+
+describe('a stack whose parent dies', () => {
+  it('stops itself: the children do not outlive a SIGKILLed parent', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'glcert-orphan-'));
+    try {
+      const parent = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '__fixtures__', 'stack-parent.ts'), join(tmp, 'keys'), join(tmp, 'bc')], {
+        cwd: WORKSPACE_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      parent.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const exited = new Promise<void>((r) => parent.on('close', () => r()));
+      for (let i = 0; i < 1200 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+      const pids = JSON.parse(out) as number[];
+      expect(pids).toHaveLength(5);
+      expect(pids.every(alive)).toBe(true);
+      parent.kill('SIGKILL');
+      await exited;
+      for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(pids.filter(alive)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { UsageError, formatFlags, parseArgs } from '../args';
 import type { FlagSpecs } from '../args';
 import { ConnectError, DEFAULT_CERTIFIER_ADDR, certifierClient, describeCallError, ensureServing, threatModelMessage, unary } from '../client';
 import type { Command } from '../command';
+import { exampleDigit } from '../dataset';
 import { THREAT_FLAGS, threatModelFromFlags } from '../threat-args';
 import { SAMPLING_FLAGS, samplingFromFlags } from './certify-dataset';
 
@@ -34,7 +35,7 @@ function help(): string {
     '',
     formatFlags(FLAGS),
     '',
-    'example: glcert certify data/mnist-test/7-0000.png --model mnist-cnn --preset brightness --out cert.json',
+    `example: glcert certify ${exampleDigit()} --model mnist-cnn --preset brightness --out cert.json`,
     '',
   ].join('\n');
 }

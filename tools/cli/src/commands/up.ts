@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { UsageError, formatFlags, parseArgs } from '../args';
 import type { FlagSpecs } from '../args';
 import type { Command } from '../command';
+import { exampleDigit } from '../dataset';
 import { Prefixer } from '../log-format';
 import { DEFAULT_BASE_PORT, StackError, stackProcessNames, startStack, type StackOptions } from '../stack';
 
@@ -103,8 +104,11 @@ export const upCommand: Command = {
         `glcert stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s:`,
         ...stack.processes.map((p) => `  ${p.name.padEnd(width)}  ${p.address}  (pid ${p.pid})`),
         '',
-        `certify:  npx glcert certify data/mnist-test/7-0000.png --model mnist-cnn --preset brightness${stack.addresses.certifier.endsWith(`:${DEFAULT_BASE_PORT}`) ? '' : ` --certifier ${stack.addresses.certifier}`}`,
-        `verify:   npx glcert verify cert.json --verifier ${stack.addresses.verifier}`,
+        `certify:  npx glcert certify ${exampleDigit()} --model mnist-cnn --preset brightness --out cert.json${stack.addresses.certifier.endsWith(`:${DEFAULT_BASE_PORT}`) ? '' : ` --certifier ${stack.addresses.certifier}`}`,
+        `verify:   npx glcert verify cert.json   (offline; or --verifier ${stack.addresses.verifier})`,
+        `dataset:  npx glcert certify-dataset mnist-test --model mnist-cnn --preset brightness --limit 100 --report report.html${
+          stack.addresses.certifier.endsWith(`:${DEFAULT_BASE_PORT}`) ? '' : ` --certifier ${stack.addresses.certifier}`
+        }`,
         'Ctrl-C stops every service.',
         '',
       ];
