@@ -68,7 +68,7 @@ export interface BoundResult {
   readonly seconds: number;
   /** ns x (beta, u) pairs evaluated (0 for a closed form alone). */
   readonly scoreEvaluations: number;
-  /** (beta, u) pairs that needed their own sort (the others repeat one exactly). */
+  /** (beta, u) pairs that needed their own band (the others repeat a direction exactly). */
   readonly distinctEvaluations: number;
   /** Attack-grid points certified against by the numeric bound (beta0 excluded). */
   readonly attackPoints: number;
