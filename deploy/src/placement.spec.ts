@@ -168,6 +168,18 @@ describe.each(['cpu', 'gpu'] as const)('%s overlay: wiring', (overlay) => {
     expect(secret.stringData).toBeUndefined();
   });
 
+  it('mounts the trusted public keys ConfigMap read-only where VERIFIER_PUBLIC_KEYS_DIR points, and ships no key', () => {
+    const verifier = podTemplate(objects, 'Deployment', 'verifier');
+    const c = container(verifier.spec, 'verifier');
+    const dir = effectiveEnv(c, { namespace: NS }).VERIFIER_PUBLIC_KEYS_DIR;
+    const mount = c.volumeMounts?.find((m) => m.mountPath === dir);
+    expect(mount?.readOnly).toBe(true);
+    const volume = verifier.spec.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.configMap?.name).toBe('glcert-public-keys');
+    const keys = find(objects, 'ConfigMap', 'glcert-public-keys');
+    expect(keys.data).toBeUndefined();
+  });
+
   it('keeps the bound cache on a persistent volume, with Recreate for its ReadWriteOnce claim', () => {
     const bounds = podTemplate(objects, 'Deployment', 'bounds');
     const c = container(bounds.spec, 'bounds');
