@@ -48,6 +48,8 @@ export interface ClassifyResponse {
     | undefined;
   /** Version of the model that answered. */
   modelVersion: string;
+  /** Hex SHA-256 of the model file that answered (as in ModelMetadata.sha256). */
+  modelSha256: string;
 }
 
 /** Everything a caller needs to prepare inputs for a model and identify it in a certificate. */
@@ -208,7 +210,7 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
 };
 
 function createBaseClassifyResponse(): ClassifyResponse {
-  return { labels: [], logits: undefined, modelVersion: "" };
+  return { labels: [], logits: undefined, modelVersion: "", modelSha256: "" };
 }
 
 export const ClassifyResponse: MessageFns<ClassifyResponse> = {
@@ -225,6 +227,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     }
     if (message.modelVersion !== "") {
       writer.uint32(26).string(message.modelVersion);
+    }
+    if (message.modelSha256 !== "") {
+      writer.uint32(34).string(message.modelSha256);
     }
     return writer;
   },
@@ -276,6 +281,14 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
             message.modelVersion = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.modelSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -297,6 +310,11 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
         : isSet(object.model_version)
         ? globalThis.String(object.model_version)
         : "",
+      modelSha256: isSet(object.modelSha256)
+        ? globalThis.String(object.modelSha256)
+        : isSet(object.model_sha256)
+        ? globalThis.String(object.model_sha256)
+        : "",
     };
   },
 
@@ -311,6 +329,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     if (message.modelVersion !== "") {
       obj.modelVersion = message.modelVersion;
     }
+    if (message.modelSha256 !== "") {
+      obj.modelSha256 = message.modelSha256;
+    }
     return obj;
   },
 
@@ -324,6 +345,7 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
       ? Tensor.fromPartial(object.logits)
       : undefined;
     message.modelVersion = object.modelVersion ?? "";
+    message.modelSha256 = object.modelSha256 ?? "";
     return message;
   },
 };

@@ -52,6 +52,12 @@ export interface CountSamplesRequest {
   endIndex: bigint;
   /** Images per inference batch (0: server default). */
   batchSize: number;
+  /**
+   * Hex SHA-256 of the model the caller expects (e.g. the one its certificate names). When
+   * non-empty, every Classify response's model_sha256 must equal it: FAILED_PRECONDITION
+   * (reason MODEL_MISMATCH) at the first batch that differs. Empty: no check.
+   */
+  expectedModelSha256: string;
 }
 
 /** Response of SamplingService.CountSamples. */
@@ -64,6 +70,8 @@ export interface CountSamplesResponse {
   batchesCount: number;
   /** Wall time spent in the call, in seconds. */
   computeSeconds: number;
+  /** Hex SHA-256 of the model that answered all batches. */
+  modelSha256: string;
 }
 
 /** Request of SamplingService.SampleTransforms. */
@@ -126,6 +134,7 @@ function createBaseCountSamplesRequest(): CountSamplesRequest {
     startIndex: 0n,
     endIndex: 0n,
     batchSize: 0,
+    expectedModelSha256: "",
   };
 }
 
@@ -163,6 +172,9 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
     }
     if (message.batchSize !== 0) {
       writer.uint32(64).int32(message.batchSize);
+    }
+    if (message.expectedModelSha256 !== "") {
+      writer.uint32(74).string(message.expectedModelSha256);
     }
     return writer;
   },
@@ -244,6 +256,14 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
             message.batchSize = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.expectedModelSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -282,6 +302,11 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
         : isSet(object.batch_size)
         ? globalThis.Number(object.batch_size)
         : 0,
+      expectedModelSha256: isSet(object.expectedModelSha256)
+        ? globalThis.String(object.expectedModelSha256)
+        : isSet(object.expected_model_sha256)
+        ? globalThis.String(object.expected_model_sha256)
+        : "",
     };
   },
 
@@ -311,6 +336,9 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
     if (message.batchSize !== 0) {
       obj.batchSize = Math.round(message.batchSize);
     }
+    if (message.expectedModelSha256 !== "") {
+      obj.expectedModelSha256 = message.expectedModelSha256;
+    }
     return obj;
   },
 
@@ -333,12 +361,13 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
       : 0n;
     message.endIndex = (object.endIndex !== undefined && object.endIndex !== null) ? BigInt(object.endIndex) : 0n;
     message.batchSize = object.batchSize ?? 0;
+    message.expectedModelSha256 = object.expectedModelSha256 ?? "";
     return message;
   },
 };
 
 function createBaseCountSamplesResponse(): CountSamplesResponse {
-  return { classCounts: [], samplesCount: 0n, batchesCount: 0, computeSeconds: 0 };
+  return { classCounts: [], samplesCount: 0n, batchesCount: 0, computeSeconds: 0, modelSha256: "" };
 }
 
 export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
@@ -364,6 +393,9 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
     }
     if (message.computeSeconds !== 0) {
       writer.uint32(33).double(message.computeSeconds);
+    }
+    if (message.modelSha256 !== "") {
+      writer.uint32(42).string(message.modelSha256);
     }
     return writer;
   },
@@ -423,6 +455,14 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
             message.computeSeconds = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.modelSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -457,6 +497,11 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
         : isSet(object.compute_seconds)
         ? globalThis.Number(object.compute_seconds)
         : 0,
+      modelSha256: isSet(object.modelSha256)
+        ? globalThis.String(object.modelSha256)
+        : isSet(object.model_sha256)
+        ? globalThis.String(object.model_sha256)
+        : "",
     };
   },
 
@@ -474,6 +519,9 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
     if (message.computeSeconds !== 0) {
       obj.computeSeconds = floatToJson(message.computeSeconds);
     }
+    if (message.modelSha256 !== "") {
+      obj.modelSha256 = message.modelSha256;
+    }
     return obj;
   },
 
@@ -488,6 +536,7 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
       : 0n;
     message.batchesCount = object.batchesCount ?? 0;
     message.computeSeconds = object.computeSeconds ?? 0;
+    message.modelSha256 = object.modelSha256 ?? "";
     return message;
   },
 };
