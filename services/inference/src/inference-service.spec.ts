@@ -87,6 +87,7 @@ describe('InferenceService over loopback', () => {
         const expected = await directRun(repo.onnx.get(name)!, data, chw);
         const res = await classifyImages(clients.inference, name, data, chw);
         expect(res.modelVersion).toBe('0.0.1-test');
+        expect(res.modelSha256).toBe(service.models().find((m) => m.name === name)!.sha256);
         expect(res.logits!.shape).toEqual([BigInt(n), 10n]);
         expect(res.logits!.dataType).toBe(DataType.DATA_TYPE_FLOAT32);
         expect(Array.from(logitsOf(res))).toEqual(Array.from(expected));

@@ -214,6 +214,7 @@ function handlers(state: State, log: Logger): InferenceServiceServer {
               }
             : undefined,
           modelVersion: model.entry.version,
+          modelSha256: model.entry.sha256,
         };
       },
       { log },

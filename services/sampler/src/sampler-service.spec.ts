@@ -130,6 +130,36 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
       expect((after - classifyBefore) * 8).toBeLessThan(5_000);
     });
 
+    describe('model identity (expected_model_sha256)', () => {
+      const served = (): string => h.inference.models().find((m) => m.name === MODEL)!.sha256;
+
+      it('the expected sha256 of the served model: counts as usual, the response names it', async () => {
+        const res = await count(h.client, countRequest({ batchSize: 64, expectedModelSha256: served() }));
+        expect(res.classCounts).toEqual(reference);
+        expect(res.modelSha256).toBe(served());
+        expect(served()).toMatch(/^[0-9a-f]{64}$/);
+      });
+
+      it('another sha256: FAILED_PRECONDITION, reason MODEL_MISMATCH, and the sampler keeps serving', async () => {
+        const classifyBefore = h.sampler.stats.classifyCalls;
+        const err = await failure(count(h.client, countRequest({ batchSize: 16, expectedModelSha256: 'deadbeef'.repeat(8) })));
+        expect(grpc.status[err.code]).toBe('FAILED_PRECONDITION');
+        expect(err.details).toContain('expected_model_sha256');
+        expect(err.details).toContain('deadbeef');
+        expect(decodeStatus(err)?.errorInfo?.reason).toBe('MODEL_MISMATCH');
+        // stopped at a batch boundary: nowhere near the 300 / 16 = 19 batches of the range
+        expect(h.sampler.stats.classifyCalls - classifyBefore).toBeLessThanOrEqual(DEPTH + 1);
+        const after = await count(h.client, countRequest({ batchSize: 256 }));
+        expect(after.classCounts).toEqual(reference);
+      });
+
+      it('empty expected sha256: no check, the response still names the model that answered', async () => {
+        const res = await count(h.client, countRequest({ expectedModelSha256: '' }));
+        expect(res.classCounts).toEqual(reference);
+        expect(res.modelSha256).toBe(served());
+      });
+    });
+
     it('unknown model: NOT_FOUND', async () => {
       const err = await failure(count(h.client, countRequest({ model: 'no-such-model' })));
       expect(grpc.status[err.code]).toBe('NOT_FOUND');

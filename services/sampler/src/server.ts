@@ -94,6 +94,21 @@ function modelChw(meta: inferenceV1.ModelMetadata): [number, number, number] {
   return [shape[1]!, shape[2]!, shape[3]!];
 }
 
+/**
+ * FAILED_PRECONDITION, reason MODEL_MISMATCH: the sidecar answered with another model file than
+ * the caller expects (`expected`: the request's expected_model_sha256) or than earlier batches.
+ */
+function modelMismatch(model: string, want: string, got: string, expected: boolean): FailedPreconditionError {
+  const gotText = got === '' ? 'a model of unknown sha256' : `sha256 ${got.slice(0, 12)}`;
+  const message = expected
+    ? `expected_model_sha256: the inference sidecar serves model '${model}' as ${gotText}, not the expected ${want.slice(0, 12)}`
+    : `the inference sidecar answered model '${model}' as ${gotText} after ${want.slice(0, 12)} within one call`;
+  return new FailedPreconditionError(message, {
+    reason: 'MODEL_MISMATCH',
+    metadata: { model, expected_model_sha256: want, model_sha256: got },
+  });
+}
+
 export async function startSamplerService(config: Partial<SamplerConfig> = {}, options: StartSamplerOptions = {}): Promise<SamplerService> {
   const cfg: SamplerConfig = { ...defaultSamplerConfig(), ...config };
   const log = options.log ?? createLogger('sampler');
@@ -116,8 +131,11 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     return sidecar.getModelMetadata(name, downstreamDeadline(ctx, cfg.classifyTimeoutMs));
   }
 
-  /** Classify one pre-serialized batch, retrying while the sidecar's queue is full. */
-  function classifyWithRetry(message: Buffer, ctx: CallContext): SentBatch {
+  /**
+   * Classify one pre-serialized batch, retrying while the sidecar's queue is full. `checkModel`
+   * sees the answering model's sha256 before the labels are counted (it throws on a mismatch).
+   */
+  function classifyWithRetry(message: Buffer, ctx: CallContext, checkModel: (sha256: string) => void): SentBatch {
     let cancelled = false;
     let current: { cancel(): void } | undefined;
     const abort = new AbortController();
@@ -125,8 +143,9 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
       stats.classifyCalls++;
       const call = sidecar.classify(message, downstreamDeadline(ctx, cfg.classifyTimeoutMs));
       current = call;
+      let result;
       try {
-        return await call.labels;
+        result = await call.result;
       } catch (err) {
         if (cancelled || n >= QUEUE_FULL_RETRIES || !isGrpcError(err, grpc.status.RESOURCE_EXHAUSTED)) throw err;
         const backoff = Math.min(200, 5 * 2 ** n);
@@ -135,6 +154,8 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         if (cancelled) throw new CancelledError('batch cancelled');
         return attempt(n + 1);
       }
+      checkModel(result.modelSha256);
+      return result.labels;
     };
     return {
       labels: attempt(0),
@@ -194,6 +215,20 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     }
     const slots: Slot[] = [];
     const parent = context.active();
+    // model identity: every batch must be answered by the expected model (when the caller names
+    // one) and all by the same model file; the first mismatch stops the run at the next boundary
+    const expectedSha = req.expectedModelSha256.trim().toLowerCase();
+    let answeredSha: string | undefined;
+    let mismatch: FailedPreconditionError | undefined;
+    const checkModel = (sha: string): void => {
+      if (mismatch) throw mismatch;
+      const want = expectedSha !== '' ? expectedSha : answeredSha;
+      if (want !== undefined && sha !== want) {
+        mismatch = modelMismatch(input.model, want, sha, expectedSha !== '');
+        throw mismatch;
+      }
+      answeredSha ??= sha;
+    };
     try {
       const result = await runCountPipeline<Slot>({
         start: input.start,
@@ -211,6 +246,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         checkpoint: () => {
           ctx.throwIfDone();
           if (closing.signal.aborted) throw new CancelledError('sampler shutting down');
+          if (mismatch) throw mismatch;
         },
         produce: async ({ buffer, start, count, index }) => {
           buffer.span = tracer.startSpan(
@@ -240,7 +276,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         },
         send: ({ buffer, count }) => {
           const span = buffer.span!;
-          const sent = context.with(trace.setSpan(parent, span), () => classifyWithRetry(buffer.request.message(count), ctx));
+          const sent = context.with(trace.setSpan(parent, span), () => classifyWithRetry(buffer.request.message(count), ctx, checkModel));
           sent.labels.then(
             () => span.end(),
             (err: unknown) => {
@@ -258,6 +294,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         samplesCount: BigInt(result.samples),
         batchesCount: result.batches,
         computeSeconds: (performance.now() - started) / 1000,
+        modelSha256: answeredSha ?? '',
       };
     } finally {
       stats.activeCounts--;

@@ -21,9 +21,16 @@ export interface SidecarOptions {
   modelCacheMs: number;
 }
 
+/** What the sidecar answered to one Classify. */
+export interface ClassifyResult {
+  labels: number[];
+  /** Hex SHA-256 of the model file that answered ('' from a sidecar that does not say). */
+  modelSha256: string;
+}
+
 /** A Classify in flight. */
 export interface ClassifyCall {
-  labels: Promise<number[]>;
+  result: Promise<ClassifyResult>;
   cancel(): void;
 }
 
@@ -84,7 +91,7 @@ export class Sidecar {
   /** Classify with an already serialized ClassifyRequest (see ClassifyRequestBuffer). */
   classify(message: Buffer, deadline: Date): ClassifyCall {
     let call: grpc.ClientUnaryCall | undefined;
-    const labels = new Promise<number[]>((resolve, reject) => {
+    const result = new Promise<ClassifyResult>((resolve, reject) => {
       call = this.client.makeUnaryRequest<Buffer, inferenceV1.ClassifyResponse>(
         CLASSIFY_PATH,
         identity,
@@ -92,10 +99,10 @@ export class Sidecar {
         message,
         new grpc.Metadata(),
         { deadline },
-        (err, res) => (err ? reject(err) : resolve(res!.labels)),
+        (err, res) => (err ? reject(err) : resolve({ labels: res!.labels, modelSha256: res!.modelSha256 })),
       );
     });
-    return { labels, cancel: () => call?.cancel() };
+    return { result, cancel: () => call?.cancel() };
   }
 
   /** The sidecar's readiness (`''` key); 'UNREACHABLE' when the check itself fails. */

@@ -58,6 +58,7 @@ export function countRequest(over: Partial<samplingV1.CountSamplesRequest> = {})
     startIndex: 0n,
     endIndex: 300n,
     batchSize: 0,
+    expectedModelSha256: '',
     ...over,
   };
 }
