@@ -31,6 +31,7 @@ import {
   startProxy,
   type FakeBounds,
   type FakeSampler,
+  type FakeSamplerOptions,
 } from './testing/fakes';
 
 const quiet = { log: createLogger('certifier', { level: 'silent' }) };
@@ -75,9 +76,19 @@ interface Rig {
 }
 
 async function rig(
-  options: { samplers?: number; delayMs?: number; threshold?: number; config?: Partial<CertifierConfig>; samplerAddrs?: (s: FakeSampler[]) => string[] } = {},
+  options: {
+    samplers?: number;
+    delayMs?: number;
+    threshold?: number;
+    config?: Partial<CertifierConfig>;
+    samplerAddrs?: (s: FakeSampler[]) => string[];
+    /** Options of sampler i, besides delayMs. */
+    samplerOptions?: (i: number) => FakeSamplerOptions;
+  } = {},
 ): Promise<Rig> {
-  const samplers = await Promise.all(Array.from({ length: options.samplers ?? 1 }, () => startFakeSampler({ delayMs: options.delayMs })));
+  const samplers = await Promise.all(
+    Array.from({ length: options.samplers ?? 1 }, (_, i) => startFakeSampler({ delayMs: options.delayMs, ...options.samplerOptions?.(i) })),
+  );
   const bounds = await startFakeBounds({ threshold: options.threshold });
   const certifier = await startCertifierService(
     {
@@ -379,6 +390,70 @@ describe('sampler failures', () => {
     } finally {
       await one.close();
       await three.close();
+    }
+  });
+});
+
+describe('model identity per chunk', () => {
+  const EXPECTED = 'ab'.repeat(32); // fakeMetadata().sha256: what GetModel says and certificates name
+  const OTHER = 'cd'.repeat(32);
+
+  it('every chunk carries the sha256 of the certificate; a replica serving another model has its chunks retried elsewhere, same counts', async () => {
+    const good = await rig({ samplers: 1 });
+    // sampler 0 answers GetModel first (a fresh pool starts at its first entry); sampler 1's sidecar serves another file
+    const mixed = await rig({ samplers: 2, samplerOptions: (i) => (i === 1 ? { servedSha256: OTHER } : {}) });
+    try {
+      const a = await certify(good.client, request({ n: 2_000n, seed: 99n }));
+      const b = await certify(mixed.client, request({ n: 2_000n, seed: 99n }));
+      expect(b.certificate!.modelSha256).toBe(EXPECTED);
+      expect(b.certificate!.na).toBe(a.certificate!.na);
+      expect(b.certificate!.selectionClassCounts).toEqual(a.certificate!.selectionClassCounts);
+      expect(b.certificate!.paLower).toBe(a.certificate!.paLower);
+      const calls = mixed.samplers.flatMap((s) => s.calls);
+      expect(calls.every((c) => c.expectedModelSha256 === EXPECTED)).toBe(true);
+      expect(mixed.samplers[1]!.calls.length).toBeGreaterThan(0);
+      expect(mixed.certifier.samplerStats()[1]!.failures).toBe(mixed.samplers[1]!.calls.length);
+    } finally {
+      await good.close();
+      await mixed.close();
+    }
+  });
+
+  it('no replica serves the expected model: FAILED_PRECONDITION naming both sha256 prefixes', async () => {
+    const r = await rig({ samplers: 2, samplerOptions: () => ({ servedSha256: OTHER }), config: { chunkRetries: 2 } });
+    try {
+      const err = await expectCode(certify(r.client, request()), grpc.status.FAILED_PRECONDITION);
+      expect(err.details).toContain('samplers serve a different model');
+      expect(err.details).toContain(EXPECTED.slice(0, 12));
+      expect(err.details).toContain(OTHER.slice(0, 12));
+      expect(decodeStatus(err)?.errorInfo?.reason).toBe('MODEL_MISMATCH');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a sampler that ignores expected_model_sha256 and counts with another model: its counts are refused', async () => {
+    const r = await rig({ samplers: 1, samplerOptions: () => ({ servedSha256: OTHER, ignoreExpected: true }), config: { chunkRetries: 1 } });
+    try {
+      const err = await expectCode(certify(r.client, request()), grpc.status.FAILED_PRECONDITION);
+      expect(err.details).toContain('samplers serve a different model');
+      expect(err.details).toContain(OTHER.slice(0, 12));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('in StreamingCertify the mismatch is an in-band FAILED_PRECONDITION of the item; the stream ends OK', async () => {
+    const r = await rig({ samplers: 1, samplerOptions: () => ({ servedSha256: OTHER }), config: { chunkRetries: 1 } });
+    try {
+      const { responses, status } = await streamAll(r.client, [config(), item('a')]);
+      expect(status.code).toBe(grpc.status.OK);
+      expect(responses).toHaveLength(1);
+      expect(responses[0]!.status!.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(responses[0]!.status!.message).toContain('samplers serve a different model');
+      expect(decodeRpcStatus(responses[0]!.status!).errorInfo?.reason).toBe('MODEL_MISMATCH');
+    } finally {
+      await r.close();
     }
   });
 });

@@ -105,6 +105,8 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
     threatModel: settings.threatModel.message,
     seed,
     batchSize: deps.samplerBatchSize,
+    // every chunk must be counted by the model the certificate names (model_sha256 below)
+    expectedModelSha256: meta.sha256,
   };
   // one scope for both streams: a failure of either cancels the other
   const local = new AbortController();

@@ -7,13 +7,23 @@
 // slot (the waiters are bounded: admission control bounds the certifications, CERTIFIER_MAX_N
 // bounds their chunks). A chunk that fails with UNAVAILABLE (the sampler died, is shutting
 // down, or cannot be reached) is retried on another entry after an exponential backoff, at
-// most CERTIFIER_CHUNK_RETRIES times; any other failure ends the certification (its other
-// chunks are cancelled). Counts depend only on (seed, stream, index), so a retried chunk gives
-// the same counts as a fault-free run.
+// most CERTIFIER_CHUNK_RETRIES times; so is a chunk refused with FAILED_PRECONDITION /
+// MODEL_MISMATCH (that replica's sidecar serves another model file than the certificate
+// names, e.g. during a rolling update) or answered with another model_sha256 than expected.
+// Any other failure ends the certification (its other chunks are cancelled). Counts depend
+// only on (seed, stream, index), so a retried chunk gives the same counts as a fault-free run.
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
-import { createClient, NotFoundError, UnavailableError, type Logger } from '@glcert/runtime';
+import {
+  createClient,
+  decodeStatus,
+  FailedPreconditionError,
+  GlcertError,
+  NotFoundError,
+  UnavailableError,
+  type Logger,
+} from '@glcert/runtime';
 import { addCounts, type Chunk } from './chunks';
 import { shared } from './signals';
 
@@ -25,7 +35,7 @@ export interface SamplerPoolOptions {
   addrs: readonly string[];
   /** Calls in flight per entry. */
   concurrency: number;
-  /** Retries of a call that failed with UNAVAILABLE. */
+  /** Retries of a call that failed with UNAVAILABLE or MODEL_MISMATCH. */
   retries: number;
   /** First backoff; doubles per retry (capped at 2 s), with +-25 % jitter. */
   backoffMs: number;
@@ -80,6 +90,34 @@ interface Waiter {
 export function grpcCode(err: unknown): grpc.status | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return err instanceof Error && typeof code === 'number' && 'metadata' in err ? (code as grpc.status) : undefined;
+}
+
+/** ErrorInfo reason of a sampler whose sidecar serves another model file than expected. */
+export const MODEL_MISMATCH = 'MODEL_MISMATCH';
+
+/** The sha256s of a MODEL_MISMATCH failure (the sampler's, or our own check's), else undefined. */
+export function modelMismatchOf(err: unknown): { expected: string; served: string } | undefined {
+  let metadata: Readonly<Record<string, string>> | undefined;
+  if (err instanceof GlcertError) {
+    if (err.reason === MODEL_MISMATCH) metadata = err.metadata;
+  } else if (grpcCode(err) === grpc.status.FAILED_PRECONDITION) {
+    const info = decodeStatus(err as grpc.ServiceError)?.errorInfo;
+    if (info?.reason === MODEL_MISMATCH) metadata = info.metadata;
+  }
+  return metadata && { expected: metadata['expected_model_sha256'] ?? '', served: metadata['model_sha256'] ?? '' };
+}
+
+const shaPrefix = (sha: string): string => (sha === '' ? '(none)' : sha.slice(0, 12));
+
+/**
+ * The one retry policy of sampler calls: which failures are retried on another sampler. A
+ * sampler that is UNAVAILABLE, or one that serves another model (MODEL_MISMATCH): another
+ * replica may serve the expected one.
+ */
+function retryableFailure(err: unknown): 'unavailable' | 'model' | undefined {
+  if (grpcCode(err) === grpc.status.UNAVAILABLE) return 'unavailable';
+  if (modelMismatchOf(err)) return 'model';
+  return undefined;
 }
 
 function abortReason(signal: AbortSignal): unknown {
@@ -215,7 +253,21 @@ export class SamplerPool {
             span.setAttribute('glcert.sampler', ep.address);
             let call!: grpc.ClientUnaryCall;
             const result = new Promise<samplingV1.CountSamplesResponse>((resolve, reject) => {
-              call = ep.client.countSamples(request, new grpc.Metadata(), options, (err, r) => (err ? reject(err) : resolve(r)));
+              call = ep.client.countSamples(request, new grpc.Metadata(), options, (err, r) => {
+                if (err) return reject(err);
+                // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
+                // version) must not add counts of another model; retried elsewhere like a refusal
+                const want = request.expectedModelSha256;
+                if (want !== '' && r.modelSha256 !== want) {
+                  return reject(
+                    new FailedPreconditionError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
+                      reason: MODEL_MISMATCH,
+                      metadata: { expected_model_sha256: want, model_sha256: r.modelSha256 },
+                    }),
+                  );
+                }
+                resolve(r);
+              });
             });
             return { call, result };
           }, (attempt) => span.setAttribute('glcert.attempts', attempt));
@@ -236,8 +288,10 @@ export class SamplerPool {
   }
 
   /**
-   * Runs `fn` on an endpoint; on UNAVAILABLE marks it failed and retries on another one after
-   * a backoff. `slotted` calls take one of the endpoint's slots (and may wait for one).
+   * Runs `fn` on an endpoint; on a retryable failure (see retryableFailure) marks it failed and
+   * retries on another one after a backoff. `slotted` calls take one of the endpoint's slots
+   * (and may wait for one). Out of retries: UNAVAILABLE, or FAILED_PRECONDITION when the last
+   * failure was a sampler serving another model.
    */
   async #withFailover<T>(
     what: string,
@@ -260,7 +314,8 @@ export class SamplerPool {
         return result;
       } catch (err) {
         if (scope.signal.aborted) throw abortReason(scope.signal);
-        if (grpcCode(err) !== grpc.status.UNAVAILABLE) throw err;
+        const kind = retryableFailure(err);
+        if (kind === undefined) throw err;
         ep.failures++;
         ep.strikes++;
         ep.coolUntil = Date.now() + Math.min(MAX_BACKOFF_MS, this.#opts.backoffMs * 2 ** (ep.strikes - 1));
@@ -268,12 +323,20 @@ export class SamplerPool {
         if (tried.size >= this.#endpoints.length) tried.clear();
         const message = err instanceof Error ? err.message : String(err);
         if (attempt >= this.#opts.retries) {
+          const mismatch = kind === 'model' ? modelMismatchOf(err) : undefined;
+          if (mismatch) {
+            throw new FailedPreconditionError(
+              `${what}: samplers serve a different model: expected sha256 ${shaPrefix(mismatch.expected)}, served ${shaPrefix(mismatch.served)} ` +
+                `(${attempt + 1} attempt(s); last: ${message})`,
+              { reason: MODEL_MISMATCH, metadata: { expected_model_sha256: mismatch.expected, model_sha256: mismatch.served }, cause: err },
+            );
+          }
           throw new UnavailableError(`${what}: samplers unavailable after ${attempt + 1} attempt(s); last: ${message}`, {
             reason: 'SAMPLERS_UNAVAILABLE',
             cause: err,
           });
         }
-        this.#opts.log?.warn('sampler call failed, retrying elsewhere', { call: what, sampler: ep.address, attempt: attempt + 1, error: message });
+        this.#opts.log?.warn('sampler call failed, retrying elsewhere', { call: what, sampler: ep.address, attempt: attempt + 1, kind, error: message });
         const backoff = Math.min(MAX_BACKOFF_MS, this.#opts.backoffMs * 2 ** attempt) * (0.75 + 0.5 * Math.random());
         await sleep(backoff, scope.signal);
       } finally {

@@ -14,7 +14,15 @@ import {
   type samplingV1,
   type SamplingServiceServer,
 } from '@glcert/contracts';
-import { createLogger, InvalidArgumentError, NotFoundError, startService, unaryHandler, type CallContext } from '@glcert/runtime';
+import {
+  createLogger,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  startService,
+  unaryHandler,
+  type CallContext,
+} from '@glcert/runtime';
 import { normalCdf } from '@glcert/stats';
 
 export const FAKE_MODEL = 'fake-mnist';
@@ -61,6 +69,14 @@ export interface FakeSamplerOptions {
   topShare?: number;
   /** Called first on every CountSamples; may throw to fail the call. */
   onCount?: (req: samplingV1.CountSamplesRequest) => void;
+  /**
+   * SHA-256 of the model this replica's "sidecar" classifies with (default fakeMetadata's).
+   * Like the real sampler, CountSamples refuses another expected_model_sha256 with
+   * FAILED_PRECONDITION / MODEL_MISMATCH and names it in model_sha256.
+   */
+  servedSha256?: string;
+  /** Ignore expected_model_sha256 (a sampler from before the check): count and name servedSha256. */
+  ignoreExpected?: boolean;
 }
 
 export interface FakeSampler {
@@ -80,6 +96,13 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
     options.onCount?.(req);
     if (req.model !== FAKE_MODEL) throw new NotFoundError(`model '${req.model}' not found`);
     if (req.endIndex <= req.startIndex) throw new InvalidArgumentError('end_index', 'must be > start_index');
+    const served = options.servedSha256 ?? fakeMetadata().sha256;
+    if (!options.ignoreExpected && req.expectedModelSha256 !== '' && req.expectedModelSha256 !== served) {
+      throw new FailedPreconditionError(`expected_model_sha256: the sidecar serves ${served.slice(0, 12)}, not ${req.expectedModelSha256.slice(0, 12)}`, {
+        reason: 'MODEL_MISMATCH',
+        metadata: { model: req.model, expected_model_sha256: req.expectedModelSha256, model_sha256: served },
+      });
+    }
     state.active++;
     try {
       const until = Date.now() + (options.delayMs ?? 0);
@@ -93,7 +116,7 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
       const start = Number(req.startIndex);
       const end = Number(req.endIndex);
       const counts = fakeCounts(req.seed, req.stream, start, end, options.topShare);
-      return { classCounts: counts.map(BigInt), samplesCount: BigInt(end - start), batchesCount: 1, computeSeconds: 0 };
+      return { classCounts: counts.map(BigInt), samplesCount: BigInt(end - start), batchesCount: 1, computeSeconds: 0, modelSha256: served };
     } finally {
       state.active--;
     }
