@@ -72,7 +72,7 @@ describe('VerificationService', () => {
       (
         await unary<{ classCounts: bigint[] }>((cb) =>
           samplerClient.countSamples(
-            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 7n, stream, startIndex: 0n, endIndex: BigInt(end), batchSize: 0 },
+            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 7n, stream, startIndex: 0n, endIndex: BigInt(end), batchSize: 0, expectedModelSha256: '' },
             cb,
           ),
         )
@@ -199,6 +199,16 @@ describe('VerificationService', () => {
     const misCounted = await audit(await issue({ na: cert.na > 0n ? cert.na - 1n : 1n }), png);
     expect(misCounted.consistent).toBe(false);
     expect(misCounted.reasons.join('\n')).toMatch(/^na: /m);
+  });
+
+  it('an audit against a sampler serving another model than the certificate names reports it', async () => {
+    const cert = await issue({ modelSha256: 'deadbeef'.repeat(8) });
+    const res = await audit(cert, png);
+    expect(res.consistent).toBe(false);
+    expect(res.inputSha256Matches).toBe(true);
+    expect(res.reasons.join('\n')).toMatch(/sampler serves a different model \(sha256 [0-9a-f]{12}\) than the certificate names \(deadbeefdead\)/);
+    // the service goes on: the honest certificate still audits
+    expect((await audit(await issue(), png)).consistent).toBe(true);
   });
 
   it('bad requests are INVALID_ARGUMENT naming the field, and the service stays up', async () => {

@@ -18,6 +18,7 @@ import { inputSha256, prepareInput } from '@glcert/imaging';
 import {
   createClient,
   createLogger,
+  decodeStatus,
   InvalidArgumentError,
   propagate,
   startService,
@@ -35,6 +36,14 @@ type UnaryMethod<Req, Res> = (
   options: Partial<grpc.CallOptions>,
   cb: (err: grpc.ServiceError | null, res: Res) => void,
 ) => grpc.ClientUnaryCall;
+
+/** The sha256 a sampler serves when it refused a CountSamples with MODEL_MISMATCH, else undefined. */
+function modelMismatch(err: unknown): string | undefined {
+  const e = err as Partial<grpc.ServiceError>;
+  if (e?.code !== grpc.status.FAILED_PRECONDITION || !('metadata' in e)) return undefined;
+  const info = decodeStatus(e as grpc.ServiceError)?.errorInfo;
+  return info?.reason === 'MODEL_MISMATCH' ? (info.metadata['model_sha256'] ?? '') : undefined;
+}
 
 function unary<Req, Res>(fn: UnaryMethod<Req, Res>, req: Req, options: grpc.CallOptions): Promise<Res> {
   return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))));
@@ -138,6 +147,8 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
         startIndex: BigInt(start),
         endIndex: BigInt(Math.min(total, start + config.chunkSize)),
         batchSize: 0,
+        // the replay must use the model the certificate names, on every chunk
+        expectedModelSha256: cert.modelSha256,
       };
       const res = await unary<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(samplers.countSamples.bind(samplers), req, propagate(call));
       res.classCounts.forEach((c, i) => (counts[i] = (counts[i] ?? 0n) + c));
@@ -168,12 +179,32 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     const inputMatches = sha256 === cert.inputSha256;
     if (!inputMatches) reasons.push(`input_sha256: the submitted input hashes to ${sha256}, the certificate says ${cert.inputSha256}`);
 
-    const selection = await countRange(cert, tensor, 0, n0, call, ctx);
+    let selection: bigint[];
+    let estimation: bigint[];
+    try {
+      selection = await countRange(cert, tensor, 0, n0, call, ctx);
+      estimation = await countRange(cert, tensor, 1, n, call, ctx);
+    } catch (err) {
+      const served = modelMismatch(err);
+      if (served === undefined) throw err;
+      // the sampler's sidecar serves another model file: no replay is possible, which is a finding
+      reasons.push(
+        `model: the sampler serves a different model (sha256 ${served.slice(0, 12) || '(none)'}) than the certificate names (${cert.modelSha256.slice(0, 12)}); the counts could not be replayed`,
+      );
+      log.info('audit done', { consistent: false, model: cert.modelName, model_mismatch: true });
+      return {
+        consistent: false,
+        reasons,
+        inputSha256Matches: inputMatches,
+        recomputedPredictedClass: 0,
+        recomputedSelectionClassCounts: [],
+        recomputedNa: 0n,
+      };
+    }
     let predicted = 0;
     selection.forEach((c, i) => {
       if (c > selection[predicted]!) predicted = i;
     });
-    const estimation = await countRange(cert, tensor, 1, n, call, ctx);
     const na = estimation[predicted] ?? 0n;
     if (predicted !== cert.predictedClass) reasons.push(`predicted_class: replay selects ${predicted}, the certificate says ${cert.predictedClass}`);
     if (na !== cert.na) reasons.push(`na: replay counts ${na}, the certificate says ${cert.na}`);
