@@ -12,7 +12,7 @@ import type { CertifierConfig } from './config';
 import { startCertifierService, type CertifierService } from './server';
 import { certifierClient, certify, streamAll } from './testing/client';
 import { brightnessThreshold, startProxy } from './testing/fakes';
-import { MNIST_DIR, MNIST_MODEL, quietLogger, startCluster, type Cluster } from './testing/cluster';
+import { MNIST_DIR, MNIST_MODEL, quietLogger, startCluster, startImpostor, type Cluster } from './testing/cluster';
 
 jest.setTimeout(120_000);
 
@@ -144,6 +144,39 @@ describe('certifier with mnist-cnn', () => {
     } finally {
       singleClient.close();
       await single.close();
+    }
+  });
+
+  it('a replica serving another file as mnist-cnn: its chunks are retried on the replica with the certified model', async () => {
+    const impostor = await startImpostor();
+    const goodSha = cluster.inference.models().find((m) => m.name === MNIST_MODEL)!.sha256;
+    expect(impostor.sha256).not.toBe(goodSha);
+    // the good sampler first: a fresh certifier takes the model metadata from its first entry
+    const single = await startCertifier(cluster, [cluster.samplers[0]!.address]);
+    const mixed = await startCertifier(cluster, [cluster.samplers[0]!.address, impostor.sampler.address]);
+    const alone = await startCertifier(cluster, [impostor.sampler.address]);
+    const clients = [single, mixed, alone].map((c) => certifierClient(c.address));
+    try {
+      const digit = digits().find((d) => d.label === 3)!;
+      const req = request(png(digit.file), { n: 700n, seed: 31n });
+      const one = (await certify(clients[0]!, req)).certificate!;
+      const two = (await certify(clients[1]!, req)).certificate!;
+      expect(one.modelSha256).toBe(goodSha);
+      expect(two.modelSha256).toBe(goodSha);
+      // the impostor was asked and refused; every count comes from the certified model
+      expect(impostor.sampler.stats.countCalls).toBeGreaterThan(0);
+      expect(mixed.samplerStats()[1]!.failures).toBeGreaterThan(0);
+      expect(two.na).toBe(one.na);
+      expect(two.selectionClassCounts).toEqual(one.selectionClassCounts);
+      expect(two.predictedClass).toBe(one.predictedClass);
+      expect(two.paLower).toBe(one.paLower);
+      // a certifier that only reaches the impostor certifies, honestly, with the impostor's model
+      const other = (await certify(clients[2]!, req)).certificate!;
+      expect(other.modelSha256).toBe(impostor.sha256);
+    } finally {
+      for (const c of clients) c.close();
+      await Promise.all([single.close(), mixed.close(), alone.close()]);
+      await impostor.close();
     }
   });
 

@@ -36,7 +36,7 @@ export function workspaceRoot(start: string = __dirname): string {
  * | CERTIFIER_CHUNK_SIZE | 2000 | samples per CountSamples call; the chunks of one certification run concurrently on all samplers |
  * | CERTIFIER_SAMPLER_CONCURRENCY | 4 | CountSamples calls in flight per SAMPLER_ADDRS entry (for a dns:/// entry: per name, so raise it with the replica count) |
  * | CERTIFIER_SAMPLER_BATCH_SIZE | 0 | batch_size sent to the samplers (0: sampler default) |
- * | CERTIFIER_CHUNK_RETRIES | 5 | retries of a chunk that failed with UNAVAILABLE (each on another sampler when there is one) |
+ * | CERTIFIER_CHUNK_RETRIES | 5 | retries of a chunk that failed with UNAVAILABLE or MODEL_MISMATCH (each on another sampler when there is one) |
  * | CERTIFIER_RETRY_BACKOFF_MS | 50 | first retry backoff; doubles per retry, capped at 2 s, with jitter |
  * | CERTIFIER_CHUNK_TIMEOUT_MS | 120000 | cap on one CountSamples call (the caller's deadline wins when earlier) |
  * | CERTIFIER_BOUNDS_TIMEOUT_MS | 600000 | cap on GetThreshold (a cache miss runs the solver) |
