@@ -264,6 +264,7 @@ function countRequest(model: string, key: TransformKey, start: number, n: number
     startIndex: BigInt(start),
     endIndex: BigInt(start + n),
     batchSize: BATCH,
+    expectedModelSha256: '',
   };
 }
 

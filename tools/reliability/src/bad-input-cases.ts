@@ -120,7 +120,7 @@ export function item(id: string, input: certifyV1.CertifyItem['input'], over: Pa
 export const goodItem = (f: Pick<Fixtures, 'png'>, id = 'good'): certifyV1.StreamingCertifyRequest => item(id, { $case: 'image', image: f.png });
 
 export function goodCount(f: Pick<Fixtures, 'chw'>, over: Partial<samplingV1.CountSamplesRequest> = {}): samplingV1.CountSamplesRequest {
-  return { model: MNIST_MODEL, image: f.chw, threatModel: brightness(), seed: 3n, stream: 1, startIndex: 0n, endIndex: 50n, batchSize: 0, ...over };
+  return { model: MNIST_MODEL, image: f.chw, threatModel: brightness(), seed: 3n, stream: 1, startIndex: 0n, endIndex: 50n, batchSize: 0, expectedModelSha256: '', ...over };
 }
 
 export function goodClassify(f: Pick<Fixtures, 'chw'>, over: Partial<inferenceV1.ClassifyRequest> = {}): inferenceV1.ClassifyRequest {
@@ -326,6 +326,12 @@ const countCases: BadInputCase[] = [
   count('batch-size-negative', 'batch_size -8', () => ({ batchSize: -8 }), INVALID('batch_size')),
   count('empty-model', "model ''", () => ({ model: '' }), INVALID('model')),
   count('unknown-model', "model 'no-such-model'", () => ({ model: 'no-such-model' }), MODEL_NOT_FOUND),
+  count(
+    'wrong-expected-model-sha256',
+    'expected_model_sha256 of another model file',
+    () => ({ expectedModelSha256: 'deadbeef'.repeat(8) }),
+    { code: 'FAILED_PRECONDITION', reason: 'MODEL_MISMATCH', message: /expected_model_sha256/ },
+  ),
   count('over-message-limit', `message over the receive limit (${LIMITS.sampler} bytes)`, () => ({ image: chw([1, 1, LIMITS.sampler / 4 + 1]) }), TOO_BIG),
 ];
 
