@@ -271,8 +271,13 @@ describe('glcert against a running stack', () => {
     const exit = await stack.kill('sampler');
     expect(exit.signal).toBe('SIGKILL');
     expect(stack.process('sampler').running).toBe(false);
-    await stack.restart('sampler');
+    await stack.restart('sampler', { GLCERT_RESTART_MARK: 'second' });
     expect(stack.process('sampler').pid).not.toBe(before);
+    // the extra environment reaches the new child (and stays for later restarts)
+    expect(stack.process('sampler').env.GLCERT_RESTART_MARK).toBe('second');
+    if (process.platform === 'linux') {
+      expect(readFileSync(`/proc/${stack.process('sampler').pid}/environ`, 'utf8').split('\0')).toContain('GLCERT_RESTART_MARK=second');
+    }
     const h = createHealthClient(stack.addresses.certifier);
     try {
       for (let i = 0; i < 50 && (await checkHealth(h).catch(() => 'DOWN')) !== 'SERVING'; i++) await new Promise((r) => setTimeout(r, 200));

@@ -108,8 +108,11 @@ export interface Stack {
   process(name: string): StackProcess;
   /** Sends `signal` (default SIGKILL) to one child and resolves with its exit; not reported as unexpected. */
   kill(name: string, signal?: NodeJS.Signals): Promise<ProcessExit>;
-  /** Starts a stopped (killed or crashed) child again on its port with its environment; resolves once SERVING. */
-  restart(name: string): Promise<void>;
+  /**
+   * Starts a stopped (killed or crashed) child again on its port with its environment, plus `env`
+   * (kept for later restarts; an undefined value unsets a variable); resolves once SERVING.
+   */
+  restart(name: string, env?: Readonly<NodeJS.ProcessEnv>): Promise<void>;
   /** Stops every child (front to back: SIGTERM, SIGKILL after stopTimeoutMs). Idempotent. */
   stop(): Promise<void>;
 }
@@ -457,10 +460,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     processes: procs,
     process: find,
     kill: (name, signal = 'SIGKILL') => terminate(find(name), signal),
-    async restart(name) {
+    async restart(name, env = {}) {
       const proc = find(name);
       if (stopping) throw new StackError('the stack is stopping');
       if (proc.running) throw new StackError(`${name} is running (kill it first)`);
+      Object.assign(proc.env, env);
       spawnProc(proc);
       await waitServing(proc, healthOf(proc), Date.now() + readyTimeoutMs);
     },

@@ -178,10 +178,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     all: () => stack.processes.map((p) => get(p.name)),
     restart: async (name, env = {}, signal = 'SIGKILL') => {
       await get(name).kill(signal);
-      // startStack restarts a child with its environment object: extend that one
-      Object.assign(stack.process(name).env as NodeJS.ProcessEnv, env);
       const from = lines.get(name)?.length ?? 0;
-      await stack.restart(name);
+      await stack.restart(name, env);
       return incarnation(stack.process(name), from);
     },
     stop: async () => {
