@@ -4,6 +4,8 @@ const path = require('node:path');
 
 module.exports = {
   testEnvironment: path.join(__dirname, 'tools/jest-env/node-realm.js'),
+  // one fast-check seed for every property (FC_SEED overrides it)
+  setupFiles: [path.join(__dirname, 'tools/jest-env/fast-check-seed.js')],
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   roots: ['<rootDir>/src'],
