@@ -1,4 +1,4 @@
-// Entry point of the glcert CLI (bin/glcert.js loads this through tsx).
+// Entry point of the glcert CLI (bin/glcert.js runs its build, dist/main.js; tests run this through tsx).
 import { run } from './cli';
 import { processIo } from './command';
 

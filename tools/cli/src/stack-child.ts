@@ -1,4 +1,4 @@
-// Preloaded into every process startStack spawns (`node --import tsx --import <this> main.ts`).
+// Preloaded into every process startStack spawns (`node --import <this> main.js`, or with tsx for the sources).
 // The children run in their own process group (so a terminal's Ctrl-C reaches only the parent,
 // which then stops them in order); the IPC channel to the parent is their lifeline: when it
 // closes (the parent exited, even by SIGKILL) the child sends itself SIGTERM and shuts down

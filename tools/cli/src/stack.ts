@@ -1,6 +1,8 @@
-// The glcert stack on one machine: every service as its own child process
-// (`node --import tsx services/<name>/src/main.ts`), configured through the environment exactly
-// as in a pod, on loopback. Used by `glcert up`, `glcert demo`, the CLI tests, and fault and
+// The glcert stack on one machine: every service as its own child process, configured through
+// the environment exactly as in a pod, on loopback. The compiled CLI (tools/cli/dist, what
+// `glcert up` runs) starts the compiled services (`node --enable-source-maps
+// services/<name>/dist/main.js`); the TypeScript sources (tests, tsx) start the sources
+// (`node --import tsx services/<name>/src/main.ts`). Used by `glcert up`, `glcert demo`, the CLI tests, and fault and
 // load tests (per-process environment overrides, kill/restart one child).
 //
 //   const stack = await startStack({ samplers: 2, basePort: 0, keysDir: tmp });
@@ -20,7 +22,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { checkHealth, createHealthClient, type HealthClient } from '@glcert/runtime';
@@ -342,15 +344,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 
   const node = options.node ?? process.execPath;
-  const childPreload = pathToFileURL(join(__dirname, 'stack-child.ts')).href;
+  const compiled = extname(__filename) === '.js';
+  const childPreload = pathToFileURL(join(__dirname, `stack-child${extname(__filename)}`)).href;
   const stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
   const procs = plans.map((p) => new Proc(p.name, p.role, host, p.port, p.env));
   const healths = new Map<string, HealthClient>();
   let stopping: Promise<void> | undefined;
 
   const spawnProc = (proc: Proc): void => {
-    const main = join(WORKSPACE_ROOT, 'services', proc.role, 'src', 'main.ts');
-    const child = spawn(node, ['--import', 'tsx', '--import', childPreload, main], {
+    const main = join(WORKSPACE_ROOT, 'services', proc.role, compiled ? 'dist/main.js' : 'src/main.ts');
+    const loader = compiled ? ['--enable-source-maps'] : ['--import', 'tsx'];
+    const child = spawn(node, [...loader, '--import', childPreload, main], {
       cwd: WORKSPACE_ROOT,
       env: { ...process.env, ...proc.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
