@@ -12,6 +12,9 @@ import {
   toStatus,
   UnavailableError,
   FailedPreconditionError,
+  STATUS_LIMITS,
+  clip,
+  scrubInternal,
 } from './errors';
 import { startTestService, captureLogger, type Harness } from './testing/harness';
 import { call, callError, type EchoResponse } from './testing/test-service';
@@ -157,6 +160,124 @@ describe('errors through real gRPC', () => {
   });
 
   it('a unary handler still answers normally', async () => {
+    expect(await call(h.client(), 'echo', { text: 'ok' })).toMatchObject({ text: 'ok' });
+  });
+});
+
+/** Bytes of the trailers a status puts on the wire: grpc-message (percent-encoded) and the details. */
+function trailerBytes(status: grpc.StatusObject): number {
+  const details = status.metadata.get('grpc-status-details-bin')[0] as Buffer;
+  return encodeURIComponent(status.details).length + Math.ceil((details.length * 4) / 3);
+}
+
+describe('status size and content limits (hostile input)', () => {
+  it('clip cuts at a character boundary with a marker, within the byte budget', () => {
+    expect(clip('short', 10)).toBe('short');
+    const cut = clip('x'.repeat(10_000), 200);
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(200);
+    expect(cut).toMatch(/^x+\.\.\.\[10000 bytes, cut\]$/);
+    // 4-byte characters are never split (no lone surrogate, valid UTF-8 round trip)
+    const emoji = clip('\u{1F600}'.repeat(1_000), 101);
+    expect(Buffer.byteLength(emoji)).toBeLessThanOrEqual(101);
+    expect(Buffer.from(emoji, 'utf8').toString('utf8')).toBe(emoji);
+    expect(emoji).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+
+  it('a 10 kB model name echoed into a message, metadata and violations: cut in every place; the trailers stay small', () => {
+    const name = 'm'.repeat(10_000);
+    for (const err of [
+      new NotFoundError(`model '${name}' not found`, { reason: 'MODEL_NOT_FOUND', metadata: { model: name, [name]: 'key too long' } }),
+      InvalidArgumentError.of(Array.from({ length: 200 }, (_, i) => ({ field: `f${i}.${name}`, description: `bad ${name}` }))),
+      new FailedPreconditionError('x', { metadata: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, name])) }),
+    ]) {
+      const status = toStatus(err);
+      expect(status.code).toBe(err.code);
+      expect(Buffer.byteLength(status.details)).toBeLessThanOrEqual(STATUS_LIMITS.messageBytes);
+      if (err.message.length > STATUS_LIMITS.messageBytes) expect(status.details).toContain('bytes, cut]');
+      const d = decodeStatus(status.metadata)!;
+      expect(d.code).toBe(err.code);
+      for (const [k, v] of Object.entries(d.errorInfo!.metadata)) {
+        expect(Buffer.byteLength(k)).toBeLessThanOrEqual(STATUS_LIMITS.metadataKeyBytes);
+        expect(Buffer.byteLength(v)).toBeLessThanOrEqual(STATUS_LIMITS.metadataValueBytes);
+      }
+      for (const v of d.badRequest?.fieldViolations ?? []) {
+        expect(Buffer.byteLength(v.field)).toBeLessThanOrEqual(STATUS_LIMITS.fieldBytes);
+        expect(Buffer.byteLength(v.description)).toBeLessThanOrEqual(STATUS_LIMITS.descriptionBytes);
+      }
+      // ErrorInfo + BadRequest within the budget, and the whole trailer far below HTTP/2 header limits
+      const detailBytes = d.details.reduce((n, a) => n + a.value.length, 0);
+      expect(detailBytes).toBeLessThanOrEqual(STATUS_LIMITS.detailsBytes);
+      expect(trailerBytes(status)).toBeLessThan(8_192);
+    }
+  });
+
+  it('violations past the budget are left out, and the message says so; the first ones are kept in order', () => {
+    const err = InvalidArgumentError.of(Array.from({ length: 200 }, (_, i) => ({ field: `f${i}`, description: 'd'.repeat(250) })));
+    const status = toStatus(err);
+    const kept = decodeStatus(status.metadata)!.badRequest!.fieldViolations;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(200);
+    expect(kept.map((v) => v.field)).toEqual(kept.map((_, i) => `f${i}`));
+    expect(status.details).toContain(`(${200 - kept.length} more detail(s) left out)`);
+  });
+
+  it('a downstream status loses grpc-js diagnostics and internal addresses', () => {
+    const { log } = captureLogger();
+    const downstream = (code: grpc.status, details: string): grpc.ServiceError =>
+      Object.assign(new Error(`${code} ${details}`), { code, details, metadata: new grpc.Metadata() });
+    const deadline = toStatus(
+      downstream(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded after 0.702s,LB pick: 0.000s,remote_addr=127.0.0.1:43211'),
+      { log },
+    );
+    expect(deadline).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED, details: 'Deadline exceeded after 0.702s' });
+    const unavailable = toStatus(
+      downstream(grpc.status.UNAVAILABLE, 'No connection established. Last error: Error: connect ECONNREFUSED 10.1.2.3:50052. Resolution note: sampler-0.sampler-headless.glcert.svc:50052, [::1]:50052, ipv4:127.0.0.1:9'),
+      { log },
+    );
+    expect(unavailable.code).toBe(grpc.status.UNAVAILABLE);
+    expect(unavailable.details).not.toMatch(/10\.1\.2\.3|50052|sampler-0|::1|127\.0\.0\.1/);
+    expect(unavailable.details).toContain('<internal address>');
+  });
+
+  it('a typed error quoting an internal address is scrubbed too (one mapper for every path)', () => {
+    const status = toStatus(new UnavailableError('samplers unavailable; last: 14 UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:50052 (remote_addr=127.0.0.1:50052)'));
+    expect(status.details).toMatch(/^samplers unavailable; last: 14 UNAVAILABLE: connect ECONNREFUSED <internal address>/);
+    expect(status.details).not.toMatch(/127\.0\.0\.1|50052|remote_addr/);
+  });
+
+  it('scrubInternal leaves ordinary messages alone', () => {
+    for (const m of [
+      'threat_model.smoothing[0].sigma: must be a finite number > 0, got NaN',
+      'n: must be in [1, 100000] (CERTIFIER_MAX_N), got 0',
+      "model 'mnist-cnn' has input shape [1, 1, 28, 28]",
+      'alpha: must be in (0, 1), got 1.5; seed: must be in [0, 2^63 - 1], got -1',
+      'issued 2026-12-07T13:10:03Z',
+    ]) {
+      expect(scrubInternal(m)).toBe(m);
+    }
+  });
+});
+
+describe('status limits through real gRPC', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startTestService();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('a handler echoing a 10 kB or 60 kB name: the client gets the real code (not RESOURCE_EXHAUSTED or a dropped connection)', async () => {
+    for (const size of [10_000, 60_000]) {
+      const err = await callError(h.client(), 'echo', { text: 'n'.repeat(size), fail: 'echo-notfound' });
+      expect(grpc.status[err.code]).toBe('NOT_FOUND');
+      expect(Buffer.byteLength(err.details)).toBeLessThanOrEqual(STATUS_LIMITS.messageBytes);
+      expect(decodeStatus(err)?.errorInfo?.reason).toBe('MODEL_NOT_FOUND');
+      const bad = await callError(h.client(), 'echo', { text: 'n'.repeat(size), fail: 'echo-invalid' });
+      expect(grpc.status[bad.code]).toBe('INVALID_ARGUMENT');
+      expect(decodeStatus(bad)?.badRequest?.fieldViolations[0]?.field).toMatch(/^items\[0\]\.n+\.\.\.\[/);
+    }
+    // the channel is still good
     expect(await call(h.client(), 'echo', { text: 'ok' })).toMatchObject({ text: 'ok' });
   });
 });

@@ -141,8 +141,124 @@ function isGrpcStatusError(err: unknown): err is Error & { code: grpc.status; de
   return typeof e.code === 'number' && Number.isInteger(e.code) && e.code > 0 && e.code <= 16 && e.metadata instanceof grpc.Metadata;
 }
 
-/** Maps anything thrown to a code, a client-safe message and the ErrorInfo/BadRequest details. */
+/**
+ * What one status may carry, so that no status can overflow an HTTP/2 header block (the
+ * message travels twice, in `grpc-message` percent-encoded and in `grpc-status-details-bin`
+ * base64-encoded): at worst about 7 kB of trailers. Longer strings are cut with a marker;
+ * field violations and metadata entries past the details budget are dropped (the message says
+ * how many).
+ */
+export const STATUS_LIMITS = {
+  messageBytes: 768,
+  reasonBytes: 64,
+  metadataEntries: 16,
+  metadataKeyBytes: 64,
+  metadataValueBytes: 200,
+  fieldBytes: 128,
+  descriptionBytes: 300,
+  /** Serialized ErrorInfo + BadRequest together. */
+  detailsBytes: 2560,
+} as const;
+
+/** UTF-8 length of `s`, without encoding it (a 1 MB string costs no copy). */
+export function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes (at a character boundary), with a
+ * `...[N bytes, cut]` marker when cut; the marker counts toward `maxBytes`.
+ */
+export function clip(text: string, maxBytes: number): string {
+  const total = utf8Length(text);
+  if (total <= maxBytes) return text;
+  const marker = `...[${total} bytes, cut]`;
+  const room = Math.max(0, maxBytes - marker.length);
+  // `room` bytes hold at most `room` UTF-16 units; shorten until they fit
+  let end = Math.min(text.length, room);
+  while (end > 0 && utf8Length(text.slice(0, end)) > room) end--;
+  if (end > 0 && /[\uD800-\uDBFF]/.test(text[end - 1]!)) end--; // never split a surrogate pair
+  return text.slice(0, end) + marker;
+}
+
+const ADDRESS = '<internal address>';
+/**
+ * grpc-js diagnostics and internal addresses, never shown to a client: the deadline breakdown
+ * (`Deadline exceeded after 0.7s,LB pick: 0.000s,remote_addr=127.0.0.1:50052`), peer
+ * addresses, resolver targets, `host:port` of internal services.
+ */
+const SCRUBS: ReadonlyArray<[RegExp, string]> = [
+  [/(Deadline exceeded after [0-9.]+m?s)(?:,[^;\n]*)?/g, '$1'],
+  [/,?\s*(?:remote_addr|local_addr|peer)=[^\s,;)]*/g, ''],
+  [/,?\s*(?:LB pick: [0-9.]+m?s|Waiting for LB pick|wait_for_ready)/g, ''],
+  [/\b(?:ipv4|ipv6|dns|unix|unix-abstract|vsock):[^\s,;)'"]*/g, ADDRESS],
+  [/\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?/g, ADDRESS],
+  [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, ADDRESS],
+  [/\b(?:localhost|[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*):\d{2,5}\b(?!\.\d)/g, ADDRESS],
+];
+
+/** `text` without grpc-js diagnostics or internal addresses (see SCRUBS). */
+export function scrubInternal(text: string): string {
+  let out = text;
+  for (const [re, by] of SCRUBS) out = out.replace(re, by);
+  return out;
+}
+
+/** A string of a status: scrubbed, then cut to `maxBytes` (cut first when huge, so scrubbing stays cheap). */
+function safe(text: string, maxBytes: number): string {
+  return clip(scrubInternal(clip(text, 4 * maxBytes)), maxBytes);
+}
+
+/** `m` within STATUS_LIMITS: every string scrubbed and cut, entries past the details budget dropped. */
+function bounded(m: MappedError): MappedError {
+  const L = STATUS_LIMITS;
+  const metadata: Record<string, string> = {};
+  let budget = L.detailsBytes - 2 * L.reasonBytes - ERROR_DOMAIN.length - 16;
+  let dropped = 0;
+  for (const [k, v] of Object.entries(m.errorInfo.metadata)) {
+    const key = clip(k, L.metadataKeyBytes);
+    const value = safe(v, L.metadataValueBytes);
+    const cost = utf8Length(key) + utf8Length(value) + 8;
+    if (Object.keys(metadata).length >= L.metadataEntries || cost > budget) {
+      dropped++;
+      continue;
+    }
+    metadata[key] = value;
+    budget -= cost;
+  }
+  const fieldViolations: FieldViolation[] = [];
+  for (const v of m.fieldViolations) {
+    const f: FieldViolation = {
+      field: clip(v.field, L.fieldBytes),
+      description: safe(v.description, L.descriptionBytes),
+      reason: clip(v.reason ?? 'INVALID_FIELD', L.reasonBytes),
+    };
+    const cost = utf8Length(f.field) + utf8Length(f.description) + utf8Length(f.reason!) + 12;
+    if (cost > budget) {
+      dropped++;
+      continue;
+    }
+    fieldViolations.push(f);
+    budget -= cost;
+  }
+  const suffix = dropped > 0 ? ` (${dropped} more detail(s) left out)` : '';
+  return {
+    code: m.code,
+    message: safe(m.message, L.messageBytes - suffix.length) + suffix,
+    errorInfo: { reason: clip(m.errorInfo.reason, L.reasonBytes), domain: m.errorInfo.domain, metadata },
+    fieldViolations,
+  };
+}
+
+/**
+ * Maps anything thrown to a code, a client-safe message and the ErrorInfo/BadRequest details:
+ * every string scrubbed of internal addresses and cut to STATUS_LIMITS.
+ */
 export function mapError(err: unknown, ctx: StatusContext = {}): MappedError {
+  return bounded(mapUnbounded(err, ctx));
+}
+
+function mapUnbounded(err: unknown, ctx: StatusContext): MappedError {
   if (err instanceof GlcertError) {
     if (ctx.log?.isEnabled('debug')) ctx.log.debug('rpc failed', { method: ctx.method, code: grpc.status[err.code], err });
     return {
@@ -153,12 +269,13 @@ export function mapError(err: unknown, ctx: StatusContext = {}): MappedError {
     };
   }
   if (err instanceof Error && err.name === 'AbortError') {
-    return mapError(new CancelledError('call cancelled'), ctx);
+    return mapUnbounded(new CancelledError('call cancelled'), ctx);
   }
   if (isGrpcStatusError(err) && PASS_THROUGH.has(err.code)) {
-    // a dependency failed in a way the caller can act on (retry, back off, give up)
-    const message = err.details ?? err.message;
-    return mapError(new GlcertError(err.code, message, { reason: `UPSTREAM_${grpc.status[err.code]}` }), ctx);
+    // a dependency failed in a way the caller can act on (retry, back off, give up); its
+    // message is scrubbed of grpc-js diagnostics and internal addresses by `bounded`
+    const message = err.details || err.message || grpc.status[err.code];
+    return mapUnbounded(new GlcertError(err.code, message, { reason: `UPSTREAM_${grpc.status[err.code]}` }), ctx);
   }
   const errorId = randomUUID();
   (ctx.log ?? fallbackLog()).error('internal error', { method: ctx.method, error_id: errorId, err });

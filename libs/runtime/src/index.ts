@@ -34,8 +34,25 @@ export {
   okRpcStatus,
   decodeStatus,
   decodeRpcStatus,
+  STATUS_LIMITS,
+  clip,
+  utf8Length,
+  scrubInternal,
 } from './errors';
 export type { FieldViolation, ErrorOptions, StatusContext, MappedError, DecodedStatus } from './errors';
+
+export {
+  MAX_NAME_BYTES,
+  MAX_ID_BYTES,
+  MAX_THREAT_MODEL_ENTRIES,
+  PREVIEW_CHARS,
+  preview,
+  identifierViolation,
+  textViolation,
+  threatModelIdentifierViolations,
+  rejectViolations,
+} from './limits';
+export type { IdentifierKind, IdentifierOptions } from './limits';
 
 export { unaryHandler, clientStreamHandler, serverStreamHandler, bidiHandler, send } from './handlers';
 export type { CallContext, HandlerOptions } from './handlers';
@@ -66,6 +83,9 @@ export {
   DEFAULT_DEADLINE_MS,
 } from './client';
 export type { ClientOptions, ClientConstructor, HealthClient, HealthStatus } from './client';
+
+export { sizeServices, usableCpus, sizingOverridesFromEnv, readCgroupCpuQuota, detectCpuBudget, describeBudget, MAX_DEFAULT_WORKERS } from './sizing';
+export type { CpuBudget, Sizing, SizingOverrides, ReadText } from './sizing';
 
 export { tlsFromEnv, tlsConfigSchema, serverCredentials, channelCredentials, tlsChannelOptions } from './tls';
 export type { TlsFiles } from './tls';

@@ -22,10 +22,17 @@ export interface Probe {
   deadlines: number[];
 }
 
-function fail(kind: string | undefined): void {
+function fail(kind: string | undefined, text = ''): void {
   switch (kind) {
     case undefined:
       return;
+    case 'echo-notfound':
+      // a careless handler echoing caller input at length: the mapper must keep the status small
+      throw new NotFoundError(`model '${text}' not found`, { reason: 'MODEL_NOT_FOUND', metadata: { model: text } });
+    case 'echo-invalid':
+      throw InvalidArgumentError.of(
+        Array.from({ length: 40 }, (_, i) => ({ field: `items[${i}].${text}`, description: `unknown name '${text}'` })),
+      );
     case 'invalid':
       throw new InvalidArgumentError('threat_model.contrast.min', 'must be > 0, got -1');
     case 'notfound':
@@ -51,7 +58,7 @@ export function testImplementation(options: { downstream?: TestClient; log?: Log
       async (req, _call, ctx) => {
         probe.started.push(req.text);
         probe.deadlines.push(ctx.deadline);
-        fail(req.fail);
+        fail(req.fail, req.text);
         if (req.delayMs) await sleep(req.delayMs, undefined, { signal: ctx.signal });
         probe.finished.push(req.text);
         return { text: req.text, deadline: finite(ctx.deadline) };
