@@ -43,7 +43,8 @@ export function workspaceRoot(start: string = __dirname): string {
  * | CERTIFIER_MAX_INFLIGHT | 16 | certifications in progress at once (Certify calls + stream items); past it RESOURCE_EXHAUSTED |
  * | CERTIFIER_STREAM_CONCURRENCY | 4 | items of one StreamingCertify stream in progress at once |
  * | CERTIFIER_REQUEST_CACHE_SIZE | 1024 | certificates remembered by request_id (LRU) |
- * | CERTIFIER_SIGNING_KEY_FILE | `<workspace>/.glcert/keys/signing.pem` | Ed25519 PKCS#8 PEM; generated (0600) at first start and kept |
+ * | CERTIFIER_SIGNING_KEY_FILE | `<workspace>/.glcert/keys/signing.pem` | Ed25519 PKCS#8 PEM; generated (0600) at first start and kept when CERTIFIER_SIGNING_KEY_CREATE |
+ * | CERTIFIER_SIGNING_KEY_CREATE | true | generate a missing key (development, `glcert up`); false (the images): the key must exist, is only read, and its absence exits 78 |
  * | CERTIFIER_RETIRED_KEYS_DIR | (none) | directory of retired public keys (`*.pub.pem`, SPKI PEM) still published by GetPublicKeys |
  */
 export function certifierConfigSchema() {
@@ -63,6 +64,7 @@ export function certifierConfigSchema() {
     streamConcurrency: env.int('CERTIFIER_STREAM_CONCURRENCY', { default: 4, min: 1, max: 1024 }),
     requestCacheSize: env.int('CERTIFIER_REQUEST_CACHE_SIZE', { default: 1024, min: 0 }),
     signingKeyFile: env.string('CERTIFIER_SIGNING_KEY_FILE', { default: join(workspaceRoot(), DEFAULT_SIGNING_KEY_PATH) }),
+    signingKeyCreate: env.bool('CERTIFIER_SIGNING_KEY_CREATE', { default: true }),
     retiredKeysDir: env.string('CERTIFIER_RETIRED_KEYS_DIR', { optional: true }),
   };
 }

@@ -3,7 +3,7 @@
 // least one sampler and the bound service answer SERVING.
 import { EventEmitter } from 'node:events';
 import { BoundServiceClient, CertificationServiceService, type CertificationServiceServer, type certifyV1 } from '@glcert/contracts';
-import { KeyRing, loadOrCreateSigningKey, type SigningKey } from '@glcert/certificate';
+import { KeyRing, type SigningKey } from '@glcert/certificate';
 import {
   bidiHandler,
   checkHealth,
@@ -25,6 +25,7 @@ import { RequestCache } from './request-cache';
 import { SamplerPool, type EndpointStats } from './sampler-pool';
 import { streamingCertifyHandler } from './streaming';
 import { shared } from './signals';
+import { loadSigningKey } from './signing-key';
 
 export interface StartCertifierOptions {
   log?: Logger;
@@ -32,7 +33,7 @@ export interface StartCertifierOptions {
   signals?: readonly NodeJS.Signals[];
   /** Called after a signal-triggered shutdown; default process.exit. */
   exit?: (code: number) => void;
-  /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). */
+  /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). Without it a key problem throws ConfigError. */
   signingKey?: SigningKey;
 }
 
@@ -73,7 +74,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
 
   let key = options.signingKey;
   if (!key) {
-    const loaded = loadOrCreateSigningKey(cfg.signingKeyFile);
+    const loaded = loadSigningKey(cfg);
     key = loaded.key;
     log.info(loaded.created ? 'signing key generated' : 'signing key loaded', { key_id: key.publicKey.keyId, file: cfg.signingKeyFile });
   }
