@@ -22,6 +22,8 @@ export type { UpperBand, BandInput } from './lib/band';
 export { conditionalSampler, TAIL_MASS } from './lib/conditional';
 export type { ConditionalLaw, ConditionalSampler } from './lib/conditional';
 export { axisPoints, attackPoints, normaliseGrid, DEFAULT_GRID_POINTS } from './lib/attack-grid';
+export { estimateSolveCost } from './lib/cost';
+export type { SolveCost } from './lib/cost';
 export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
 export { canonicalJson, sha256Canonical } from './lib/cache-key';
 export { InvalidBoundRequestError } from './lib/errors';
