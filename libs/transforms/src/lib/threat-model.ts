@@ -3,7 +3,7 @@
 // The validator is used by the CLI and the services; errors name the offending field with the
 // `threat_model.` prefix so they map onto INVALID_ARGUMENT field violations.
 
-import { TRANSFORMS, TRANSFORM_KEYS, TransformKey, TransformSpec, isTransformKey } from './transform-spec';
+import { TRANSFORMS, TRANSFORM_KEYS, TransformKey, TransformSpec, isTransformKey, type ParamName } from './transform-spec';
 
 export interface ThreatModelSpec {
   transform: TransformKey;
@@ -22,82 +22,271 @@ export interface NormalizedThreatModel {
   sigma: number[];
 }
 
-export type ThreatModelResult = { ok: true; value: NormalizedThreatModel } | { ok: false; field: string; message: string };
+/** Where a problem lies: the box or sigma entry of `param` (`unknownParam`: the name itself is the problem). */
+export interface ThreatModelProblem {
+  ok: false;
+  field: string;
+  message: string;
+  part?: 'box' | 'sigma';
+  param?: string;
+  unknownParam?: boolean;
+}
+
+export type ThreatModelResult = { ok: true; value: NormalizedThreatModel } | ThreatModelProblem;
+
+// ---- Numeric domains (docs/numeric-domains.md) -------------------------------------------------
+//
+// Every number a caller can put in a threat model or an image has a domain in which all the
+// arithmetic stays finite: the resolving function and the scores (float64, in the bound solver,
+// even at normals of |z| ~ 40 from its quantile strata), and the transforms applied to the image
+// (float32, at the sampler's normals, |z| <= NORMAL_ABS_MAX). The sampler applies
+// gamma(identity, z) only, so the box never reaches the image; the worst image outputs are
+//   cb/gc   |x| e^(Z s_k) + Z s_b          <= 1e3 * e^17.3 + 8.7e3          ~ 3.3e10
+//   g/gc    |x|^(Z s_g) e^(Z s_k)          <= (1e3)^8.66 * e^17.3            ~ 3.2e33
+// (Z = NORMAL_ABS_MAX, float32 max 3.4e38); blur and translation only average or move pixels.
+// In the solver: scores are at most ~ Z |b| e^(40 s_k) / (k s_b) <= 1e3 e^80 / 1e-9 ~ 6e46, and
+// squares and sums of them stay far below 1e308.
+
+/**
+ * Largest |z| of any standard normal the sampler draws: Box-Muller with u >= 2^-54 (libs/stats
+ * generator) gives sqrt(-2 ln 2^-54) = 8.652; it also bounds the radius sqrt(z0^2 + z1^2) of a pair.
+ */
+export const NORMAL_ABS_MAX = Math.sqrt(108 * Math.LN2);
+/** Largest |pixel| of an image tensor: covers [0, 1], [-1, 1], standardised and [0, 255] inputs. */
+export const PIXEL_ABS_MAX = 1e3;
+/** Smallest smoothing sigma of every law (scores scale as 1/sigma). */
+export const SIGMA_MIN = 1e-6;
+
+export interface ParamDomain {
+  /** Box bounds must lie in [lo, hi]. */
+  readonly lo: number;
+  readonly hi: number;
+  /** Smoothing sigma must lie in [SIGMA_MIN, sigmaMax]. */
+  readonly sigmaMax: number;
+}
+
+/** Per-parameter domains of box bounds and smoothing sigma (in the law's own units). */
+export const PARAM_DOMAINS: Readonly<Record<ParamName, ParamDomain>> = Object.freeze({
+  /** brightness offset, pixel units */
+  b: Object.freeze({ lo: -1e3, hi: 1e3, sigmaMax: 1e3 }),
+  /** contrast factor; LogNormal log-std: e^(Z * 2) ~ 3.3e7 */
+  k: Object.freeze({ lo: 1e-3, hi: 1e3, sigmaMax: 2 }),
+  /** gamma exponent; Rayleigh scale: exponent up to Z * 1 ~ 8.7 on |x| <= 1e3 */
+  g: Object.freeze({ lo: 1e-3, hi: 1e3, sigmaMax: 1 }),
+  /** translation, pixels (integers in the box) */
+  tx: Object.freeze({ lo: -1e4, hi: 1e4, sigmaMax: 1e4 }),
+  ty: Object.freeze({ lo: -1e4, hi: 1e4, sigmaMax: 1e4 }),
+  /** blur kernel variance, px^2; Rayleigh scale: radius <= 4 sqrt(Z * 1e6) ~ 11800 taps to fold */
+  r: Object.freeze({ lo: 0, hi: 1e6, sigmaMax: 1e6 }),
+});
+
+/** A caller's value shown in a message: numbers as they are, anything else as a short prefix. */
+function show(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  const s = typeof v === 'string' ? JSON.stringify(v.length > 32 ? `${v.slice(0, 32)}...` : v) : typeof v;
+  return s;
+}
+
+/** null when every value of an image tensor is in the domain, else the first offending element. */
+export function imageValueProblem(data: ArrayLike<number>): { index: number; message: string } | null {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    // also false for NaN
+    if (!(x >= -PIXEL_ABS_MAX && x <= PIXEL_ABS_MAX)) {
+      return { index: i, message: `must hold finite values in [-${PIXEL_ABS_MAX}, ${PIXEL_ABS_MAX}]; element ${i} is ${x}` };
+    }
+  }
+  return null;
+}
 
 const ROOT = 'threat_model';
 
-function fail(field: string, message: string): ThreatModelResult {
-  return { ok: false, field, message };
+function fail(field: string, message: string, where?: Omit<ThreatModelProblem, 'ok' | 'field' | 'message'>): ThreatModelProblem {
+  return { ok: false, field, message, ...where };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function own(o: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
+}
+
 /** Domain of a parameter value as a box bound; null when fine. */
-function boundProblem(name: string, v: number): string | null {
+function boundProblem(name: ParamName, v: number): string | null {
   if (!Number.isFinite(v)) return 'must be finite';
-  if ((name === 'k' || name === 'g') && !(v > 0)) return `${name} must be > 0`;
-  if (name === 'r' && !(v >= 0)) return 'r must be >= 0';
+  const d = PARAM_DOMAINS[name];
+  if (!(v >= d.lo && v <= d.hi)) return `${name} must be in [${d.lo}, ${d.hi}]`;
   if ((name === 'tx' || name === 'ty') && !Number.isInteger(v)) return `${name} must be an integer (translations are certified on integer shifts)`;
+  return null;
+}
+
+/** Domain of a smoothing sigma; null when fine. */
+function sigmaProblem(name: ParamName, s: unknown): string | null {
+  const max = PARAM_DOMAINS[name].sigmaMax;
+  if (typeof s !== 'number' || !Number.isFinite(s) || !(s >= SIGMA_MIN && s <= max)) {
+    return `must be a finite number in [${SIGMA_MIN}, ${max}], got ${show(s)}`;
+  }
   return null;
 }
 
 /**
  * Check a threat model and put it in `params` order. Rejects: an unknown transform, a missing or
- * malformed box/sigma entry, unknown parameter names, non-finite values, lo > hi, bounds outside the
- * domain (k, g > 0; r >= 0), non-integer translation bounds, and sigma that is not finite and > 0.
+ * malformed box/sigma entry, unknown parameter names (own keys only: `__proto__` or `constructor`
+ * are unknown names like any other), non-finite values, lo > hi, and bounds or sigmas outside
+ * PARAM_DOMAINS (non-integer translation bounds too). `boxOptional`: an absent or empty box is
+ * accepted (lo and hi are then empty); the sampler needs only the smoothing.
  */
-export function validateThreatModel(input: unknown): ThreatModelResult {
+export function validateThreatModel(input: unknown, options: { boxOptional?: boolean } = {}): ThreatModelResult {
   if (!isPlainObject(input)) return fail(ROOT, 'must be an object with transform, box and sigma');
   for (const key of Object.keys(input)) {
     if (key !== 'transform' && key !== 'box' && key !== 'sigma') return fail(`${ROOT}.${key}`, 'unknown field (expected transform, box, sigma)');
   }
-  const transform = input.transform;
+  const transform = own(input, 'transform');
   if (!isTransformKey(transform)) {
-    return fail(`${ROOT}.transform`, `unknown transform ${JSON.stringify(transform)} (expected one of ${TRANSFORM_KEYS.join(', ')})`);
+    return fail(`${ROOT}.transform`, `unknown transform ${show(transform)} (expected one of ${TRANSFORM_KEYS.join(', ')})`);
   }
   const spec = TRANSFORMS[transform];
-  const names: readonly string[] = spec.params;
+  const names: readonly ParamName[] = spec.params;
   const expected = `expected ${names.join(', ')} for transform '${transform}'`;
+  const known = (key: string): boolean => (names as readonly string[]).includes(key);
 
-  const box = input.box;
-  if (!isPlainObject(box)) return fail(`${ROOT}.box`, `must be an object mapping each parameter to [lo, hi] (${expected})`);
-  for (const key of Object.keys(box)) {
-    if (!names.includes(key)) return fail(`${ROOT}.box.${key}`, `unknown parameter (${expected})`);
+  let box = own(input, 'box');
+  if (options.boxOptional && (box === undefined || (isPlainObject(box) && Object.keys(box).length === 0))) box = undefined;
+  else if (!isPlainObject(box)) return fail(`${ROOT}.box`, `must be an object mapping each parameter to [lo, hi] (${expected})`);
+  if (box !== undefined) {
+    for (const key of Object.keys(box)) {
+      if (!known(key)) return fail(`${ROOT}.box.${key}`, `unknown parameter (${expected})`, { part: 'box', param: key, unknownParam: true });
+    }
   }
-  const sigma = input.sigma;
+  const sigma = own(input, 'sigma');
   if (!isPlainObject(sigma)) return fail(`${ROOT}.sigma`, `must be an object mapping each parameter to a positive number (${expected})`);
   for (const key of Object.keys(sigma)) {
-    if (!names.includes(key)) return fail(`${ROOT}.sigma.${key}`, `unknown parameter (${expected})`);
+    if (!known(key)) return fail(`${ROOT}.sigma.${key}`, `unknown parameter (${expected})`, { part: 'sigma', param: key, unknownParam: true });
   }
 
   const lo: number[] = [];
   const hi: number[] = [];
   const sig: number[] = [];
   for (const name of names) {
-    const field = `${ROOT}.box.${name}`;
-    const range = box[name];
-    if (range === undefined) return fail(field, 'missing');
-    if (!Array.isArray(range) || range.length !== 2 || typeof range[0] !== 'number' || typeof range[1] !== 'number') {
-      return fail(field, 'must be a pair of numbers [lo, hi]');
+    if (box !== undefined) {
+      const field = `${ROOT}.box.${name}`;
+      const at = { part: 'box', param: name } as const;
+      const range = own(box, name);
+      if (range === undefined) return fail(field, 'missing', at);
+      if (!Array.isArray(range) || range.length !== 2 || typeof range[0] !== 'number' || typeof range[1] !== 'number') {
+        return fail(field, 'must be a pair of numbers [lo, hi]', at);
+      }
+      const [a, b] = range as [number, number];
+      const pa = boundProblem(name, a);
+      if (pa) return fail(field, `lo ${a}: ${pa}`, at);
+      const pb = boundProblem(name, b);
+      if (pb) return fail(field, `hi ${b}: ${pb}`, at);
+      if (a > b) return fail(field, `lo ${a} exceeds hi ${b}`, at);
+      lo.push(a);
+      hi.push(b);
     }
-    const [a, b] = range as [number, number];
-    const pa = boundProblem(name, a);
-    if (pa) return fail(field, `lo ${a}: ${pa}`);
-    const pb = boundProblem(name, b);
-    if (pb) return fail(field, `hi ${b}: ${pb}`);
-    if (a > b) return fail(field, `lo ${a} exceeds hi ${b}`);
-    lo.push(a);
-    hi.push(b);
 
     const sField = `${ROOT}.sigma.${name}`;
-    const s = sigma[name];
-    if (s === undefined) return fail(sField, 'missing');
-    if (typeof s !== 'number' || !Number.isFinite(s) || !(s > 0)) return fail(sField, `must be a finite number > 0, got ${JSON.stringify(s)}`);
-    sig.push(s);
+    const s = own(sigma, name);
+    if (s === undefined) return fail(sField, 'missing', { part: 'sigma', param: name });
+    const ps = sigmaProblem(name, s);
+    if (ps) return fail(sField, ps, { part: 'sigma', param: name });
+    sig.push(s as number);
   }
   return { ok: true, value: { transform, spec, lo, hi, sigma: sig } };
+}
+
+/** One attack-box entry as the wire carries it. */
+export interface BoxEntry {
+  name: string;
+  min: number;
+  max: number;
+}
+
+/** One smoothing entry as the wire carries it (the law is checked by the caller, which knows its enum). */
+export interface SmoothingEntry {
+  name: string;
+  sigma: number;
+}
+
+export interface ThreatModelEntries {
+  transform: string;
+  box: readonly BoxEntry[];
+  smoothing: readonly SmoothingEntry[];
+}
+
+export type EntriesResult =
+  | {
+      ok: true;
+      value: NormalizedThreatModel;
+      /** Index of each parameter's box entry (`spec.params` order; empty when no box was given). */
+      boxAt: number[];
+      /** Index of each parameter's smoothing entry (`spec.params` order). */
+      smoothingAt: number[];
+    }
+  | { ok: false; violations: { field: string; message: string }[] };
+
+function shortName(name: string): string {
+  return name.length > 32 ? `${name.slice(0, 32)}...` : name;
+}
+
+/**
+ * validateThreatModel for the wire form (lists of named entries), with the violations named by
+ * their wire paths under `root`: `threat_model.box[i]`, `threat_model.box[i].name` (unknown or
+ * repeated name), `threat_model.smoothing[i].sigma`, `threat_model.smoothing[i].name`, or the
+ * list itself when an entry is missing. Names are parsed into null-prototype maps, so no name
+ * (`__proto__`, `constructor`, ...) can alias anything: every service refuses them the same way.
+ */
+export function validateThreatModelEntries(input: ThreatModelEntries, options: { root?: string; boxOptional?: boolean } = {}): EntriesResult {
+  const root = options.root ?? ROOT;
+  const violations: { field: string; message: string }[] = [];
+  const box: Record<string, [number, number]> = Object.create(null);
+  const boxIndex = new Map<string, number>();
+  input.box.forEach((r, i) => {
+    if (boxIndex.has(r.name)) violations.push({ field: `${root}.box[${i}].name`, message: `parameter '${shortName(r.name)}' appears more than once` });
+    else {
+      boxIndex.set(r.name, i);
+      box[r.name] = [r.min, r.max];
+    }
+  });
+  const sigma: Record<string, number> = Object.create(null);
+  const smoothIndex = new Map<string, number>();
+  input.smoothing.forEach((s, i) => {
+    if (smoothIndex.has(s.name)) violations.push({ field: `${root}.smoothing[${i}].name`, message: `parameter '${shortName(s.name)}' appears more than once` });
+    else {
+      smoothIndex.set(s.name, i);
+      sigma[s.name] = s.sigma;
+    }
+  });
+  if (violations.length > 0) return { ok: false, violations };
+
+  const res = validateThreatModel({ transform: input.transform, box, sigma }, { boxOptional: options.boxOptional });
+  if (!res.ok) {
+    let field: string;
+    let message = res.message;
+    if (res.part !== undefined && res.param !== undefined) {
+      const at = (res.part === 'box' ? boxIndex : smoothIndex).get(res.param);
+      const list = res.part === 'box' ? 'box' : 'smoothing';
+      if (at === undefined) field = `${root}.${list}`;
+      else if (res.unknownParam) field = `${root}.${list}[${at}].name`;
+      else field = res.part === 'box' ? `${root}.box[${at}]` : `${root}.smoothing[${at}].sigma`;
+      message = `${shortName(res.param)}: ${res.message}`;
+    } else if (res.field === `${ROOT}.sigma`) {
+      field = `${root}.smoothing`;
+    } else {
+      field = root + res.field.slice(ROOT.length);
+    }
+    return { ok: false, violations: [{ field, message }] };
+  }
+  const params = res.value.spec.params;
+  return {
+    ok: true,
+    value: res.value,
+    boxAt: res.value.lo.length === 0 ? [] : params.map((p) => boxIndex.get(p)!),
+    smoothingAt: params.map((p) => smoothIndex.get(p)!),
+  };
 }
 
 /**
