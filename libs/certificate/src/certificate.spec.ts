@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { Certificate, Outcome, ThresholdMethod, Distribution, BoundMethod } from '@glcert/contracts';
 import {
   KeyRing,
-  canonicalBytes,
+  certificatePayload,
   checkCertificate,
   decideOutcome,
   generateSigningKey,
   loadOrCreateSigningKey,
   parsePublicKey,
+  parseCertificatePayload,
   signCertificate,
   stableStringify,
 } from './index';
@@ -67,7 +68,7 @@ describe('certificate signing and checks', () => {
   it('survives a JSON round trip (what `glcert verify CERT.json` reads)', () => {
     const cert = signCertificate(baseCertificate(), key);
     const back = Certificate.fromJSON(JSON.parse(JSON.stringify(Certificate.toJSON(cert))));
-    expect(canonicalBytes(back).equals(canonicalBytes(cert))).toBe(true);
+    expect(back.dsseEnvelope!.payload.equals(cert.dsseEnvelope!.payload)).toBe(true);
     expect(checkCertificate(back, { keys }).valid).toBe(true);
   });
 
@@ -100,15 +101,27 @@ describe('certificate signing and checks', () => {
     ['issueTime', (c) => (c.issueTime = new Date('2026-11-28T00:00:00.124Z'))],
     ['keyId', (c) => (c.keyId = 'ed25519:0000000000000000')],
     ['selectionClassCounts', (c) => (c.selectionClassCounts = [1n])],
-    ['certificateVersion', (c) => (c.certificateVersion = 2)],
+    ['certificateVersion', (c) => (c.certificateVersion = 3)],
   ];
-  it.each(tamper)('changing %s invalidates the certificate', (_name, change) => {
+  it.each(tamper)('changing %s in the signed payload breaks the DSSE signature', (_name, change) => {
+    const cert = signCertificate(baseCertificate(), key);
+    const forged = parseCertificatePayload(cert.dsseEnvelope!.payload);
+    change(forged);
+    const payload = certificatePayload(forged);
+    expect(payload.equals(cert.dsseEnvelope!.payload)).toBe(false);
+    const check = checkCertificate({ ...forged, dsseEnvelope: { ...cert.dsseEnvelope!, payload } }, { keys });
+    expect(check.valid).toBe(false);
+    expect(check.signatureValid).toBe(false);
+    expect(check.reasons[0]).toMatch(/^signature: dsse_envelope: signature of ed25519:\w+ does not match the payload/);
+  });
+  it.each(tamper)('changing %s outside the envelope is reported (the payload is what counts)', (_name, change) => {
     const cert = signCertificate(baseCertificate(), key);
     const forged = Certificate.fromPartial(cert);
     change(forged);
     const check = checkCertificate(forged, { keys });
     expect(check.valid).toBe(false);
-    expect(check.reasons.length).toBeGreaterThan(0);
+    expect(check.signatureValid).toBe(true);
+    expect(check.reasons.join('\n')).toMatch(/^certificate: fields outside the envelope differ from the signed payload/m);
   });
 
   it('a signed certificate whose nA does not support its pa_lower is caught by the recomputation', () => {
@@ -135,8 +148,10 @@ describe('certificate signing and checks', () => {
 
   it('unknown key id and truncated signature are reasons, not crashes', () => {
     const cert = signCertificate(baseCertificate(), key);
-    expect(checkCertificate(cert, { keys: new KeyRing() }).reasons[0]).toMatch(/unknown key_id/);
-    expect(checkCertificate({ ...cert, signature: cert.signature.subarray(0, 10) }, { keys }).reasons[0]).toMatch(/64 bytes/);
+    expect(checkCertificate(cert, { keys: new KeyRing() }).reasons[0]).toMatch(/unknown keyid/);
+    const env = cert.dsseEnvelope!;
+    const short = { ...env, signatures: [{ ...env.signatures[0]!, sig: env.signatures[0]!.sig.subarray(0, 10) }] };
+    expect(checkCertificate({ ...cert, dsseEnvelope: short }, { keys }).reasons[0]).toMatch(/64 bytes/);
   });
 
   it('key rotation: old certificates still verify through their key id', () => {

@@ -1,8 +1,8 @@
 import { Certificate, Outcome, ThresholdMethod } from '@glcert/contracts';
 import { clopperPearsonLower } from '@glcert/stats';
-import { CERTIFICATE_VERSION } from './canonical';
+import { SUPPORTED_CERTIFICATE_VERSIONS } from './canonical';
 import { KeyRing } from './keys';
-import { verifyCertificateSignature } from './sign';
+import { openCertificate } from './sign';
 import { decideOutcome } from './verdict';
 
 export interface CertificateCheck {
@@ -27,14 +27,20 @@ export interface CheckOptions {
 
 /**
  * The model-free check of a certificate: signature, sample counts, the Clopper-Pearson bound
- * recomputed from (nA, n, alpha), the threshold (when given), and the verdict.
+ * recomputed from (nA, n, alpha), the threshold (when given), and the verdict. A version-2
+ * certificate is checked as its DSSE payload says, once the signature over it verified.
  */
-export function checkCertificate(cert: Certificate, opts: CheckOptions): CertificateCheck {
+export function checkCertificate(given: Certificate, opts: CheckOptions): CertificateCheck {
   const tol = opts.tolerance ?? 1e-12;
   const reasons: string[] = [];
-  const sig = verifyCertificateSignature(cert, opts.keys);
+  const opened = openCertificate(given, opts.keys);
+  const cert = opened.certificate;
+  const sig = opened.signature;
   if (!sig.ok) reasons.push(`signature: ${sig.reason}`);
-  if (cert.certificateVersion !== CERTIFICATE_VERSION) reasons.push(`certificate_version: ${cert.certificateVersion} is not ${CERTIFICATE_VERSION}`);
+  reasons.push(...opened.problems);
+  if (!SUPPORTED_CERTIFICATE_VERSIONS.includes(cert.certificateVersion)) {
+    reasons.push(`certificate_version: ${cert.certificateVersion} is not one of ${SUPPORTED_CERTIFICATE_VERSIONS.join(', ')}`);
+  }
 
   const n = Number(cert.n);
   const na = Number(cert.na);

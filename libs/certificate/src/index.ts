@@ -1,4 +1,12 @@
-export { CERTIFICATE_VERSION, canonicalBytes, stableStringify } from './canonical';
+export {
+  CERTIFICATE_PAYLOAD_TYPE,
+  CERTIFICATE_VERSION,
+  LEGACY_CERTIFICATE_VERSION,
+  SUPPORTED_CERTIFICATE_VERSIONS,
+  canonicalBytes,
+  certificatePayload,
+  stableStringify,
+} from './canonical';
 export {
   KeyRing,
   SigningKey,
@@ -9,6 +17,15 @@ export {
   parsePublicKey,
   type PublicKeyInfo,
 } from './keys';
-export { signCertificate, verifyCertificateSignature, type SignatureCheck } from './sign';
+export {
+  certificateContent,
+  openCertificate,
+  pae,
+  parseCertificatePayload,
+  signCertificate,
+  verifyCertificateSignature,
+  type OpenedCertificate,
+  type SignatureCheck,
+} from './sign';
 export { decideOutcome } from './verdict';
 export { checkCertificate, type CertificateCheck, type CheckOptions } from './check';

@@ -103,7 +103,7 @@ describe('certifier with mnist-cnn', () => {
       n0: 100n,
       n: 400n,
       seed: 2024n,
-      certificateVersion: 1,
+      certificateVersion: 2,
     });
     expect(cert.modelSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(cert.modelVersion).not.toBe('');
@@ -122,7 +122,7 @@ describe('certifier with mnist-cnn', () => {
     const a = await certify(client, request(png(seven.file), { requestId: 'again', seed: undefined }));
     const b = await certify(client, request(png(seven.file), { requestId: 'again', seed: undefined }));
     expect(b.certificate).toEqual(a.certificate);
-    expect(Buffer.from(b.certificate!.signature).equals(Buffer.from(a.certificate!.signature))).toBe(true);
+    expect(Buffer.from(b.certificate!.dsseEnvelope!.signatures[0]!.sig).equals(Buffer.from(a.certificate!.dsseEnvelope!.signatures[0]!.sig))).toBe(true);
   });
 
   it('the same request and seed give identical counts with one sampler and with three', async () => {

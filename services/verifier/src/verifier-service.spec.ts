@@ -18,7 +18,15 @@ import {
   type ThreatModel,
   type verifyV1,
 } from '@glcert/contracts';
-import { CERTIFICATE_VERSION, decideOutcome, generateSigningKey, signCertificate } from '@glcert/certificate';
+import {
+  CERTIFICATE_VERSION,
+  certificateContent,
+  certificatePayload,
+  decideOutcome,
+  generateSigningKey,
+  parsePublicKey,
+  signCertificate,
+} from '@glcert/certificate';
 import { inputSha256, prepareInput } from '@glcert/imaging';
 import { createClient, createLogger, readConfig } from '@glcert/runtime';
 import { clopperPearsonLower, GENERATOR_NAME } from '@glcert/stats';
@@ -168,9 +176,16 @@ describe('VerificationService', () => {
 
   it('a tampered nA is caught, and so is a threshold that is not the bound of the threat model', async () => {
     const cert = await issue();
-    const forged = await verify({ ...cert, na: cert.na - 5n });
+    // the signed payload changed: the DSSE signature fails
+    const payload = certificatePayload({ ...certificateContent(cert), na: cert.na - 5n });
+    const forged = await verify({ ...cert, na: cert.na - 5n, dsseEnvelope: { ...cert.dsseEnvelope!, payload } });
     expect(forged.valid).toBe(false);
     expect(forged.signatureValid).toBe(false);
+    // only the unsigned copy outside the envelope changed: the signed payload is checked, the difference reported
+    const outer = await verify({ ...cert, na: cert.na - 5n });
+    expect(outer.valid).toBe(false);
+    expect(outer.signatureValid).toBe(true);
+    expect(outer.reasons).toEqual(['certificate: fields outside the envelope differ from the signed payload (na)']);
     // an issuer holding the key but using a lower threshold than the threat model's bound
     const lax = await verify(await issue({ threshold: 0.5 }));
     expect(lax.signatureValid).toBe(true);
@@ -181,9 +196,34 @@ describe('VerificationService', () => {
   it('unknown keys are a reason; a key passed in the request is used', async () => {
     const other = generateSigningKey();
     const cert = signCertificate(await issue(), other);
-    expect((await verify(cert)).reasons.join('\n')).toMatch(/unknown key_id/);
+    expect((await verify(cert)).reasons.join('\n')).toMatch(/unknown keyid/);
     const withKey = await verify(cert, [{ keyId: other.publicKey.keyId, algorithm: 'ed25519', publicKeyDer: other.publicKey.der, publicKeyPem: '' }]);
     expect(withKey.valid).toBe(true);
+  });
+
+  it('the DSSE envelope alone verifies and audits (the payload is the certificate)', async () => {
+    const cert = await issue();
+    const bare = Certificate.fromPartial({ dsseEnvelope: cert.dsseEnvelope });
+    const res = await verify(bare);
+    expect(res.reasons).toEqual([]);
+    expect(res).toMatchObject({ valid: true, signatureValid: true, recomputedThreshold: cert.threshold, recomputedPaLower: cert.paLower });
+    const audited = await audit(bare, png);
+    expect(audited).toMatchObject({ consistent: true, recomputedNa: cert.na });
+    const junk = (await audit(Certificate.fromPartial({ dsseEnvelope: { ...cert.dsseEnvelope!, payload: Buffer.from('{') } }), png).catch(
+      (e: unknown) => e,
+    )) as grpc.ServiceError;
+    expect(junk.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(junk.details).toContain('certificate.dsse_envelope.payload');
+  });
+
+  it('a version-1 certificate (legacy signature) still has its signature verified', async () => {
+    const fixtures = path.join(ROOT, 'libs', 'certificate', 'src', '__fixtures__');
+    const v1 = Certificate.fromJSON(JSON.parse(readFileSync(path.join(fixtures, 'v1-certificate.json'), 'utf8')));
+    const pub = parsePublicKey(readFileSync(path.join(fixtures, 'v1-key.pub.pem'), 'utf8'));
+    const res = await verify(v1, [{ keyId: pub.keyId, algorithm: 'ed25519', publicKeyDer: pub.der, publicKeyPem: '' }]);
+    expect(res.signatureValid).toBe(true);
+    expect(res.recomputedPaLower).toBe(v1.paLower);
+    expect((await verify({ ...v1, na: 999n }, [{ keyId: pub.keyId, algorithm: 'ed25519', publicKeyDer: pub.der, publicKeyPem: '' }])).signatureValid).toBe(false);
   });
 
   it('an audit replays the seeded sampling and agrees; a wrong image or count is found', async () => {

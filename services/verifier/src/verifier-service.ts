@@ -13,7 +13,7 @@ import {
   type samplingV1,
   type verifyV1,
 } from '@glcert/contracts';
-import { checkCertificate, KeyRing, parsePublicKey } from '@glcert/certificate';
+import { certificateContent, checkCertificate, KeyRing, openCertificate, parsePublicKey } from '@glcert/certificate';
 import { inputSha256, prepareInput } from '@glcert/imaging';
 import {
   createClient,
@@ -101,9 +101,11 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     req: verifyV1.VerifyCertificateRequest,
     call: grpc.ServerUnaryCall<verifyV1.VerifyCertificateRequest, verifyV1.VerifyCertificateResponse>,
   ): Promise<verifyV1.VerifyCertificateResponse> => {
-    const cert = req.certificate;
-    if (!cert) throw new InvalidArgumentError('certificate', 'is required');
+    if (!req.certificate) throw new InvalidArgumentError('certificate', 'is required');
     const keys = keyRing(req.publicKeys);
+    // version 2: the bound is looked up for what the envelope's payload says (checkCertificate
+    // verifies the signature over those bytes and reports any difference from the outer fields)
+    const cert = openCertificate(req.certificate, keys).certificate;
     let bound: Bound | undefined;
     let boundProblem: string | undefined;
     try {
@@ -112,7 +114,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
       const e = err as grpc.ServiceError;
       boundProblem = `threshold: could not be recomputed for the certificate's threat model (${e.code !== undefined ? grpc.status[e.code] + ': ' : ''}${e.details ?? e.message})`;
     }
-    const check = checkCertificate(cert, { keys, threshold: bound ? { value: bound.threshold, method: bound.method } : undefined });
+    const check = checkCertificate(req.certificate, { keys, threshold: bound ? { value: bound.threshold, method: bound.method } : undefined });
     if (bound && bound.cacheKey !== cert.boundCacheKey) {
       check.reasons.push(`bound_cache_key: certificate says ${cert.boundCacheKey}, the bound for its threat model is ${bound.cacheKey}`);
     }
@@ -161,8 +163,14 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     call: grpc.ServerUnaryCall<verifyV1.AuditCertificateRequest, verifyV1.AuditCertificateResponse>,
     ctx: CallContext,
   ): Promise<verifyV1.AuditCertificateResponse> => {
-    const cert = req.certificate;
-    if (!cert) throw new InvalidArgumentError('certificate', 'is required');
+    if (!req.certificate) throw new InvalidArgumentError('certificate', 'is required');
+    let cert: Certificate;
+    try {
+      // the replay is of what the envelope's payload says (the audit does not check signatures)
+      cert = certificateContent(req.certificate);
+    } catch (e) {
+      throw new InvalidArgumentError('certificate.dsse_envelope.payload', (e as Error).message.replace(/^dsse_envelope\.payload: /, ''));
+    }
     if (!cert.modelName) throw new InvalidArgumentError('certificate.model_name', 'is required');
     const n0 = Number(cert.n0);
     const n = Number(cert.n);

@@ -120,7 +120,9 @@ describe('glcert against a running stack', () => {
     expect(c.out).toMatch(/^CERTIFIED: class 0 /);
     const json = JSON.parse(readFileSync(cert, 'utf8'));
     expect(json.outcome).toBe('OUTCOME_CERTIFIED');
-    expect(json.signature).toEqual(expect.any(String));
+    // version 2: the DSSE envelope carries the signed bytes (docs/certificate.md)
+    expect(json.certificateVersion).toBe(2);
+    expect(json.dsseEnvelope).toMatchObject({ payloadType: 'application/vnd.glcert.certificate+json; version=2', signatures: [{ keyid: json.keyId }] });
 
     const keyArgs = ['--no-default-keys', '--public-key', join(keys, 'signing.pem.pub.pem')];
     const ok = await glcert('verify', cert, ...keyArgs);
@@ -128,11 +130,24 @@ describe('glcert against a running stack', () => {
     expect(ok.out).toMatch(/^valid: /);
 
     const tampered = join(tmp, 'tampered.json');
-    writeFileSync(tampered, JSON.stringify({ ...json, predictedClass: 8 }));
+    // the signed payload changed (what a forger must do): the signature fails
+    const payload = JSON.parse(Buffer.from(json.dsseEnvelope.payload, 'base64').toString('utf8'));
+    const forged = Buffer.from(JSON.stringify({ ...payload, predictedClass: 8 })).toString('base64');
+    writeFileSync(tampered, JSON.stringify({ ...json, predictedClass: 8, dsseEnvelope: { ...json.dsseEnvelope, payload: forged } }));
     const bad = await glcert('verify', tampered, ...keyArgs);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/^INVALID: /);
-    expect(bad.out).toMatch(/reason: signature: /);
+    expect(bad.out).toMatch(/reason: signature: dsse_envelope: /);
+    // only the unsigned copy outside the envelope changed: reported too
+    const outer = join(tmp, 'outer.json');
+    writeFileSync(outer, JSON.stringify({ ...json, predictedClass: 8 }));
+    const badOuter = await glcert('verify', outer, ...keyArgs, '--json');
+    expect(badOuter.code).toBe(1);
+    expect(JSON.parse(badOuter.out).reasons.join('\n')).toMatch(/^certificate: fields outside the envelope differ from the signed payload \(predictedClass\)/m);
+    // the bare DSSE envelope is a certificate on its own
+    const bare = join(tmp, 'envelope.json');
+    writeFileSync(bare, JSON.stringify(json.dsseEnvelope));
+    expect((await glcert('verify', bare, ...keyArgs)).code).toBe(0);
 
     // without the key the signature cannot be checked
     const nokey = await glcert('verify', cert, '--no-default-keys', '--json');

@@ -7,7 +7,7 @@ import {
   DataType,
   Distribution,
   type BoundSettings,
-  type Certificate,
+  Certificate,
   type certifyV1,
   type inferenceV1,
   type samplingV1,
@@ -16,16 +16,19 @@ import {
   type Tensor,
   type ThreatModel,
 } from '@glcert/contracts';
-import { brightness, CLOSED_FORM, MNIST_MODEL, tensor, truncatedTensor, withElement } from './fixtures';
+import { certificateContent } from '@glcert/certificate';
+import { animatedPng, brightness, CLOSED_FORM, MNIST_MODEL, png, tensor, truncatedTensor, withElement } from './fixtures';
 import { LIMITS, MAX_N, MAX_RANGE } from './limits';
 
-export type Rpc = 'Certify' | 'StreamingCertify' | 'VerifyCertificate' | 'CountSamples' | 'Classify' | 'GetThreshold';
+export type Rpc = 'Certify' | 'StreamingCertify' | 'VerifyCertificate' | 'AuditCertificate' | 'CountSamples' | 'GetModel' | 'Classify' | 'GetThreshold';
 
 export const SERVICE_OF: Record<Rpc, string> = {
   Certify: 'CertificationService',
   StreamingCertify: 'CertificationService',
   VerifyCertificate: 'VerificationService',
+  AuditCertificate: 'VerificationService',
   CountSamples: 'SamplingService',
+  GetModel: 'SamplingService',
   Classify: 'InferenceService',
   GetThreshold: 'BoundService',
 };
@@ -40,6 +43,10 @@ export interface Expected {
   reason?: string;
   /** What the status message must match (when no field names the problem). */
   message?: RegExp;
+  /** The status message is at most this many characters (caller input is never echoed at length). */
+  maxMessageChars?: number;
+  /** OK: Certify answered, but not CERTIFIED (ABSTAIN): no certificate where the bound cannot be guaranteed. */
+  notCertified?: boolean;
 }
 
 /** Inputs the requests are built from (made once by the test). */
@@ -66,8 +73,13 @@ export interface UnaryCase extends BaseCase {
   kind: 'unary';
   request(f: Fixtures): unknown;
   expect: Expected;
-  /** VerifyCertificate: a bad certificate is a result (valid = false), not an error; a reason matches this. */
+  /**
+   * VerifyCertificate / AuditCertificate: a bad certificate is a result (valid = false,
+   * consistent = false), not an error; a reason matches this.
+   */
   invalidBecause?: RegExp;
+  /** The call's deadline (default 120 s): a costly request must be refused up front, not time out. */
+  deadlineMs?: number;
 }
 
 export interface StreamCase extends BaseCase {
@@ -136,6 +148,15 @@ export function goodVerify(f: Pick<Fixtures, 'certificate'>, over: Partial<verif
   return { certificate: f.certificate, publicKeys: [], ...over };
 }
 
+/** Audit of the fixture certificate with the image it was issued for (replays n0 + n = 120 samples). */
+export function goodAudit(f: Pick<Fixtures, 'certificate' | 'png'>, over: Partial<verifyV1.AuditCertificateRequest> = {}): verifyV1.AuditCertificateRequest {
+  return { certificate: f.certificate, input: { $case: 'image', image: f.png }, ...over };
+}
+
+export function goodGetModel(over: Partial<samplingV1.GetModelRequest> = {}): samplingV1.GetModelRequest {
+  return { model: MNIST_MODEL, ...over };
+}
+
 // ---- building blocks ----------------------------------------------------------------------
 
 /** A PNG signature followed by junk. */
@@ -158,9 +179,11 @@ const nchw = (shape: number[], value = 0.5): Tensor => tensor(shape, value);
 const INVALID = (field: string): Expected => ({ code: 'INVALID_ARGUMENT', field });
 const TOO_BIG: Expected = { code: 'RESOURCE_EXHAUSTED', message: /larger than max/i };
 const MODEL_NOT_FOUND: Expected = { code: 'NOT_FOUND', reason: 'MODEL_NOT_FOUND', message: /no-such-model/ };
+const MODEL_NOT_FOUND_ANY: Expected = { code: 'NOT_FOUND', reason: 'MODEL_NOT_FOUND' };
+const MNIST_CHW_SHAPE = [1, 28, 28] as const;
 
-function unaryCase(rpc: Rpc, id: string, input: string, request: (f: Fixtures) => unknown, expect: Expected, invalidBecause?: RegExp): UnaryCase {
-  return { kind: 'unary', rpc, id: `${rpc.toLowerCase()}-${id}`, input, request, expect, invalidBecause };
+function unaryCase(rpc: Rpc, id: string, input: string, request: (f: Fixtures) => unknown, expect: Expected, invalidBecause?: RegExp, deadlineMs?: number): UnaryCase {
+  return { kind: 'unary', rpc, id: `${rpc.toLowerCase()}-${id}`, input, request, expect, invalidBecause, ...(deadlineMs !== undefined ? { deadlineMs } : {}) };
 }
 
 // ---- Certify ----------------------------------------------------------------------------
@@ -279,7 +302,21 @@ const streamCases: BadInputCase[] = [
 
 const verify = (id: string, input: string, over: (f: Fixtures) => Partial<verifyV1.VerifyCertificateRequest>, expect: Expected, invalidBecause?: RegExp): UnaryCase =>
   unaryCase('VerifyCertificate', id, input, (f) => goodVerify(f, over(f)), expect, invalidBecause);
-const cert = (f: Fixtures, over: Partial<Certificate>): Certificate => ({ ...f.certificate, ...over });
+/**
+ * The fixture certificate with `over` applied to its signed DSSE payload (so the signature no longer
+ * matches), sent as the envelope alone: the verifier checks the payload, not an unsigned copy.
+ * `json` overrides proto3 JSON fields of the payload (e.g. alpha "NaN", which JSON numbers cannot hold).
+ */
+const cert = (f: Fixtures, over: Partial<Certificate>, json: Record<string, unknown> = {}): Certificate => {
+  const envelope = f.certificate.dsseEnvelope!;
+  const body = { ...(Certificate.toJSON({ ...certificateContent(f.certificate), ...over }) as Record<string, unknown>), ...json };
+  return Certificate.fromPartial({ dsseEnvelope: { ...envelope, payload: Buffer.from(JSON.stringify(body)) } });
+};
+/** The fixture certificate with its DSSE signature relabelled to another key id. */
+const relabelled = (f: Fixtures, keyid: string): Certificate => {
+  const envelope = f.certificate.dsseEnvelope!;
+  return { ...f.certificate, dsseEnvelope: { ...envelope, signatures: envelope.signatures.map((s) => ({ ...s, keyid })) } };
+};
 const VALID_FALSE: Expected = { code: 'OK' };
 
 const verifyCases: BadInputCase[] = [
@@ -287,10 +324,10 @@ const verifyCases: BadInputCase[] = [
   verify('bad-public-key', 'public_keys[0]: garbage PEM', () => ({ publicKeys: [{ keyId: 'k', algorithm: 'ed25519', publicKeyDer: Buffer.alloc(0), publicKeyPem: 'not a key' }] }), INVALID('public_keys[0]')),
   verify('over-message-limit', `message over the receive limit (${LIMITS.verifier} bytes)`, (f) => ({ certificate: cert(f, { requestId: 'x'.repeat(LIMITS.verifier + 1) }) }), TOO_BIG),
   verify('tampered-na', 'certificate: na changed after signing', (f) => ({ certificate: cert(f, { na: f.certificate.na - 1n }) }), VALID_FALSE, /^signature/),
-  verify('alpha-nan', 'certificate: alpha NaN', (f) => ({ certificate: cert(f, { alpha: NaN }) }), VALID_FALSE, /^alpha: NaN/),
+  verify('alpha-nan', 'certificate: alpha NaN', (f) => ({ certificate: cert(f, {}, { alpha: 'NaN' }) }), VALID_FALSE, /^alpha: NaN/),
   verify('n-zero', 'certificate: n 0', (f) => ({ certificate: cert(f, { n: 0n }) }), VALID_FALSE, /^n: 0/),
   verify('sigma-zero', 'certificate: sigma 0 in its threat model', (f) => ({ certificate: cert(f, { threatModel: sigma(0) }) }), VALID_FALSE, /^threshold: could not be recomputed/),
-  verify('unknown-key', 'certificate: key_id nobody published', (f) => ({ certificate: cert(f, { keyId: 'no-such-key' }) }), VALID_FALSE, /^signature/),
+  verify('unknown-key', 'certificate: key_id nobody published', (f) => ({ certificate: relabelled(f, 'no-such-key') }), VALID_FALSE, /^signature/),
 ];
 
 // ---- SamplingService.CountSamples --------------------------------------------------------------
@@ -392,11 +429,175 @@ const thresholdCases: BadInputCase[] = [
   threshold('over-message-limit', `message over the receive limit (${LIMITS.bounds} bytes)`, () => ({ threatModel: tm({ note: 'x'.repeat(LIMITS.bounds + 1) }) }), TOO_BIG),
 ];
 
+// ---- hostile families (issue 11): tiny and huge numbers, long strings, costly settings ----------------
+// Each of these once got INTERNAL, a false certificate, a dropped connection or minutes of
+// work left behind; now each is refused up front naming the field (or answered soundly).
+
+const SIGMA0 = 'threat_model.smoothing[0].sigma';
+const BOX0 = 'threat_model.box[0]';
+/** Answers quote at most a short prefix of caller input: a status message stays under this. */
+const SHORT = 300;
+const NUMERIC_SMALL: BoundSettings = { ns: 2000n, gridPoints: [5], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC };
+/** Server defaults for ns and the grid, AUTO (closed form and numeric, the smaller). */
+const AUTO: BoundSettings = { ns: 0n, gridPoints: [], seed: 0n, method: BoundMethod.BOUND_METHOD_AUTO };
+const HUGE = 1.7e308;
+const contrast = (s: number): ThreatModel => ({
+  transform: 'c',
+  box: [{ name: 'k', min: 0.8, max: 1.2 }],
+  smoothing: [{ name: 'k', distribution: Distribution.DISTRIBUTION_LOG_NORMAL, sigma: s }],
+  note: '',
+});
+const blur = (s: number): ThreatModel => ({
+  transform: 'r',
+  box: [{ name: 'r', min: 0, max: 1 }],
+  smoothing: [{ name: 'r', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: s }],
+  note: '',
+});
+/** Not-a-name of `bytes` characters. */
+const longName = (bytes: number): string => 'm'.repeat(bytes);
+/** The certificate with every signature byte zero (the version-1 signature and any DSSE signatures). */
+function zeroSigned(c: Certificate): Certificate {
+  const env = c.dsseEnvelope;
+  return {
+    ...c,
+    signature: Buffer.alloc(c.signature.length > 0 ? c.signature.length : 64),
+    ...(env ? { dsseEnvelope: { ...env, signatures: env.signatures.map((x) => ({ ...x, sig: Buffer.alloc(x.sig.length || 64) })) } } : {}),
+  };
+}
+
+const hostileCertify: BadInputCase[] = [
+  certify(
+    'sigma-tiny-false-certificate',
+    '2-0869.png, b in [-0.2, 0.2], sigma 1e-300, n0 100, n 500, alpha 0.001, seed 2026, AUTO (was CERTIFIED at threshold 0.50005; the closed form is 1)',
+    () => ({
+      input: { $case: 'image', image: png('2-0869.png') },
+      threatModel: brightness({ min: -0.2, max: 0.2, sigma: 1e-300 }),
+      boundSettings: AUTO,
+      n0: 100n,
+      n: 500n,
+      alpha: 0.001,
+      seed: 2026n,
+    }),
+    { code: 'OK', notCertified: true },
+  ),
+  certify('sigma-huge', 'brightness sigma 1e300', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
+  certify('contrast-sigma-huge', 'contrast k in [0.8, 1.2], sigma 1e3 (was INTERNAL: k = Infinity)', () => ({ threatModel: contrast(1e3) }), INVALID(SIGMA0)),
+  certify('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
+  certify('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
+  certify(
+    'contrast-pixels-huge',
+    'tensor of pixels 3.4e38 (finite float32) with contrast',
+    () => ({ input: { $case: 'tensor', tensor: tensor([...MNIST_CHW_SHAPE], 3.4e38) }, threatModel: contrast(0.3) }),
+    INVALID('tensor.raw_contents'),
+  ),
+  certify('box-proto-name', "box: parameter '__proto__'", () => ({ threatModel: boxName('__proto__') }), INVALID('threat_model.box[0].name')),
+  certify('smoothing-proto-name', "smoothing: parameter '__proto__'", () => ({ threatModel: smoothingName('__proto__') }), INVALID('threat_model.smoothing[0].name')),
+  certify('model-1mb', 'model name of 1,000,000 bytes (was UNAVAILABLE: Connection dropped, 17 s)', () => ({ model: longName(1_000_000) }), {
+    ...INVALID('model'),
+    maxMessageChars: SHORT,
+  }),
+  certify('model-10kb', 'model name of 10,000 bytes (was echoed: RESOURCE_EXHAUSTED, metadata over 16 kB)', () => ({ model: longName(10_000) }), {
+    ...INVALID('model'),
+    maxMessageChars: SHORT,
+  }),
+  certify('animated-png', 'image: an animated PNG (2 frames; was certified on its first frame silently)', (f) => ({ input: { $case: 'image', image: animatedPng(f.png) } }), INVALID('image')),
+];
+
+const hostileAudit: BadInputCase[] = [
+  unaryCase(
+    'AuditCertificate',
+    'zero-signature',
+    'certificate with an all-zero signature and n = 900000 (was: replays the samples before looking at the signature)',
+    (f) => goodAudit(f, { certificate: { ...zeroSigned(f.certificate), n: 900_000n } }),
+    { code: 'OK' },
+    /signature/,
+    20_000,
+  ),
+  unaryCase(
+    'AuditCertificate',
+    'model-name-60kb',
+    'certificate.model_name of 60,000 bytes (was UNAVAILABLE: Connection dropped)',
+    (f) => goodAudit(f, { certificate: { ...f.certificate, modelName: longName(60_000) } }),
+    { ...INVALID('certificate.model_name'), maxMessageChars: SHORT },
+  ),
+  unaryCase(
+    'AuditCertificate',
+    'transform-constructor',
+    "certificate.threat_model.transform 'constructor' (was INTERNAL)",
+    (f) => goodAudit(f, { certificate: { ...f.certificate, threatModel: { ...f.certificate.threatModel!, transform: 'constructor' } } }),
+    INVALID('certificate.threat_model.transform'),
+  ),
+  unaryCase(
+    'AuditCertificate',
+    'model-constructor',
+    "certificate.model_name 'constructor' (was INTERNAL)",
+    (f) => goodAudit(f, { certificate: { ...f.certificate, modelName: 'constructor' } }),
+    MODEL_NOT_FOUND_ANY,
+  ),
+];
+
+const hostileCount: BadInputCase[] = [
+  count('blur-sigma-huge', 'blur r in [0, 1], sigma 1e300, 2 samples (was INTERNAL: Invalid typed array length)', () => ({ threatModel: blur(1e300), endIndex: 2n }), INVALID(SIGMA0)),
+  unaryCase(
+    'CountSamples',
+    'blur-sigma-1e12',
+    'blur r in [0, 1], sigma 1e12, 2 samples, 5 s deadline (was: the sampler blocked, health checks timed out)',
+    (f) => goodCount(f, { threatModel: blur(1e12), endIndex: 2n }),
+    INVALID(SIGMA0),
+    undefined,
+    5_000,
+  ),
+  count('model-10kb', 'model name of 10,000 bytes', () => ({ model: longName(10_000) }), { ...INVALID('model'), maxMessageChars: SHORT }),
+];
+
+const hostileGetModel: BadInputCase[] = [
+  unaryCase('GetModel', 'model-48kb', 'model name of 48,000 bytes (was UNAVAILABLE: Connection dropped)', () => goodGetModel({ model: longName(48_000) }), {
+    ...INVALID('model'),
+    maxMessageChars: SHORT,
+  }),
+];
+
+const hostileThreshold: BadInputCase[] = [
+  threshold('sigma-huge', 'brightness sigma 1e300', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
+  threshold('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
+  threshold('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
+  threshold('blur-sigma-tiny', 'blur r in [0, 1], sigma 1e-300, AUTO (was INTERNAL)', () => ({ threatModel: blur(1e-300), boundSettings: AUTO }), INVALID(SIGMA0)),
+  unaryCase(
+    'GetThreshold',
+    'costly-short-deadline',
+    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (7.2e8 score evaluations, under the cap), 2 s deadline (was: solved on for minutes after the caller left)',
+    () =>
+      goodThreshold({
+        threatModel: {
+          transform: 'cb',
+          box: [
+            { name: 'k', min: 0.61, max: 1.39 },
+            { name: 'b', min: -0.39, max: 0.39 },
+          ],
+          smoothing: [
+            { name: 'k', distribution: Distribution.DISTRIBUTION_LOG_NORMAL, sigma: 0.3 },
+            { name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 },
+          ],
+          note: '',
+        },
+        boundSettings: { ns: 400_000n, gridPoints: [15, 15], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC },
+      }),
+    { code: 'RESOURCE_EXHAUSTED', message: /bound_settings/ },
+    undefined,
+    2_000,
+  ),
+];
+
 export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ...certifyCases,
+  ...hostileCertify,
   ...streamCases,
   ...verifyCases,
+  ...hostileAudit,
   ...countCases,
+  ...hostileCount,
+  ...hostileGetModel,
   ...classifyCases,
   ...thresholdCases,
+  ...hostileThreshold,
 ];

@@ -17,7 +17,7 @@ import {
   type samplingV1,
   type verifyV1,
 } from '@glcert/contracts';
-import { checkCertificate, KeyRing, parsePublicKey } from '@glcert/certificate';
+import { certificateContent, certificatePayload, checkCertificate, KeyRing, parsePublicKey } from '@glcert/certificate';
 import { createClient, deadlineIn } from '@glcert/runtime';
 import { goodCertify, goodCount } from './bad-input-cases';
 import { answerOfError, unary } from './calls';
@@ -227,7 +227,9 @@ describe('security, with every service a separate process', () => {
     it('certificates verify offline with only the public key (checkCertificate with a KeyRing from the PEM); a tampered one does not', () => {
       const ring = new KeyRing([parsePublicKey(readFileSync(`${keyFile()}.pub.pem`, 'utf8'))]);
       expect(checkCertificate(certificate, { keys: ring })).toMatchObject({ valid: true, signatureValid: true, reasons: [] });
-      const tampered = { ...certificate, predictedClass: (certificate.predictedClass + 1) % 10 };
+      // the signed payload changed (version 2: the DSSE envelope carries the signed bytes)
+      const payload = certificatePayload({ ...certificateContent(certificate), predictedClass: (certificate.predictedClass + 1) % 10 });
+      const tampered = { ...certificate, dsseEnvelope: { ...certificate.dsseEnvelope!, payload } };
       expect(checkCertificate(tampered, { keys: ring }).signatureValid).toBe(false);
       expect(checkCertificate(certificate, { keys: new KeyRing() }).signatureValid).toBe(false);
     });

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { BOUND_METHODS, InvalidBoundRequestError, solveBound, type BoundMethodName } from '@glcert/bounds';
-import { KeyRing, checkCertificate, parsePublicKey } from '@glcert/certificate';
-import { BoundMethod, Certificate, Outcome, ThresholdMethod, type certifyV1, type verifyV1 } from '@glcert/contracts';
+import { KeyRing, certificateContent, checkCertificate, parsePublicKey } from '@glcert/certificate';
+import { BoundMethod, Certificate, DsseEnvelope, Outcome, ThresholdMethod, type certifyV1, type verifyV1 } from '@glcert/contracts';
 
 import { UsageError, formatFlags, parseArgs } from '../args';
 import type { FlagSpecs } from '../args';
@@ -33,8 +33,8 @@ function help(): string {
   return [
     'usage: glcert verify CERT.json [--public-key FILE ...] [--verifier ADDR] [options]',
     '',
-    'Checks a certificate (as written by glcert certify --out) without the model: the Ed25519',
-    'signature, the Clopper-Pearson lower bound recomputed from (na, n, alpha), and the verdict',
+    'Checks a certificate (as written by glcert certify --out, or its bare DSSE envelope) without',
+    'the model: the Ed25519 signature, the Clopper-Pearson lower bound recomputed from (na, n, alpha), and the verdict',
     '(CERTIFIED iff pA > max(threshold, 1/2)). Exit status 0 valid, 1 invalid, 2 usage error.',
     '',
     formatFlags(FLAGS),
@@ -71,6 +71,8 @@ function readCertificate(file: string): Certificate {
   const obj = json as Record<string, unknown>;
   const body = typeof obj['certificate'] === 'object' && obj['certificate'] !== null && obj['signature'] === undefined ? obj['certificate'] : obj;
   try {
+    // a bare DSSE envelope (payload, payloadType, signatures) is a whole certificate
+    if (typeof (body as Record<string, unknown>)['payloadType'] === 'string') return Certificate.fromPartial({ dsseEnvelope: DsseEnvelope.fromJSON(body) });
     return Certificate.fromJSON(body);
   } catch (e) {
     throw new UsageError(`'${file}' is not a certificate: ${(e as Error).message}`);
@@ -149,7 +151,15 @@ export const verifyCommand: Command = {
     if (positionals.length === 0) throw new UsageError('CERT.json is required');
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
     if (flags['no-default-keys'] && flags['keys-dir'] !== undefined) throw new UsageError('--keys-dir contradicts --no-default-keys');
-    const cert = readCertificate(positionals[0]);
+    const received = readCertificate(positionals[0]);
+    // what the summary shows and the threshold is solved for: the signed payload (version 2);
+    // checkCertificate verifies the signature before it trusts it
+    let cert = received;
+    try {
+      cert = certificateContent(received);
+    } catch {
+      // unparsable payload: checkCertificate reports it
+    }
     const keyFiles = flags['public-key'] ?? [];
     const ring = loadKeys(keyFiles, flags['no-default-keys'] ? undefined : (flags['keys-dir'] ?? DEFAULT_KEYS_DIR));
 
@@ -169,7 +179,7 @@ export const verifyCommand: Command = {
       const publicKeys: certifyV1.PublicKey[] = ring.list().map((k) => ({ keyId: k.keyId, algorithm: 'ed25519', publicKeyDer: k.der, publicKeyPem: '' }));
       let res: verifyV1.VerifyCertificateResponse;
       try {
-        res = await unary(client.verifyCertificate.bind(client), { certificate: cert, publicKeys });
+        res = await unary(client.verifyCertificate.bind(client), { certificate: received, publicKeys });
       } catch (e) {
         io.err(`glcert verify: ${describeCallError(e)}\n`);
         return 1;
@@ -194,7 +204,7 @@ export const verifyCommand: Command = {
         if ('problem' in r) extra.push(`threshold: cannot be recomputed: ${r.problem}`);
         else threshold = r;
       }
-      const check = checkCertificate(cert, { keys: ring, threshold });
+      const check = checkCertificate(received, { keys: ring, threshold });
       result = {
         valid: check.valid && extra.length === 0,
         reasons: [...check.reasons, ...extra],

@@ -144,10 +144,43 @@ export interface Certificate {
   issueTime?:
     | Date
     | undefined;
-  /** Ed25519 signature over the canonical bytes of all fields above. */
+  /**
+   * Version 1 only (legacy): Ed25519 signature over the version-1 canonical bytes of all
+   * fields above (docs/certificate.md). Empty from version 2 on, where dsse_envelope signs.
+   */
   signature: Buffer;
-  /** Id of the signing key (see GetPublicKeys). */
+  /** Id of the signing key (see GetPublicKeys), e.g. "ed25519:0123456789abcdef". */
   keyId: string;
+  /**
+   * Version 2 on: the signed certificate. Its payload is this certificate (every field except
+   * signature and dsse_envelope) as canonical JSON; a verifier checks the signature over the
+   * payload bytes it received, then parses them, and trusts the parsed payload, not the fields
+   * above (which are an unsigned copy, empty when only the envelope is passed on).
+   */
+  dsseEnvelope?: DsseEnvelope | undefined;
+}
+
+/**
+ * A DSSE envelope (github.com/secure-systems-lab/dsse, the format of in-toto and Sigstore).
+ * Its proto3 JSON form is the standard DSSE JSON envelope. Each signature is Ed25519 over
+ * PAE(payload_type, payload) = "DSSEv1" SP LEN(payload_type) SP payload_type SP LEN(payload)
+ * SP payload, LEN being the byte length in ASCII decimal.
+ */
+export interface DsseEnvelope {
+  /** The signed bytes: a certificate as canonical JSON (UTF-8). */
+  payload: Buffer;
+  /** "application/vnd.glcert.certificate+json; version=2". */
+  payloadType: string;
+  /** One or more signatures over PAE(payload_type, payload). */
+  signatures: DsseSignature[];
+}
+
+/** One signature of a DsseEnvelope. */
+export interface DsseSignature {
+  /** Id of the signing key, as in Certificate.key_id and PublicKey.key_id. */
+  keyid: string;
+  /** The 64-byte Ed25519 signature over PAE(payload_type, payload). */
+  sig: Buffer;
 }
 
 /** Request of CertificationService.Certify. */
@@ -331,6 +364,7 @@ function createBaseCertificate(): Certificate {
     issueTime: undefined,
     signature: Buffer.alloc(0),
     keyId: "",
+    dsseEnvelope: undefined,
   };
 }
 
@@ -442,6 +476,9 @@ export const Certificate: MessageFns<Certificate> = {
     }
     if (message.keyId !== "") {
       writer.uint32(218).string(message.keyId);
+    }
+    if (message.dsseEnvelope !== undefined) {
+      DsseEnvelope.encode(message.dsseEnvelope, writer.uint32(226).fork()).join();
     }
     return writer;
   },
@@ -695,6 +732,14 @@ export const Certificate: MessageFns<Certificate> = {
             message.keyId = reader.string();
             continue;
           }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.dsseEnvelope = DsseEnvelope.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -806,6 +851,11 @@ export const Certificate: MessageFns<Certificate> = {
         : isSet(object.key_id)
         ? globalThis.String(object.key_id)
         : "",
+      dsseEnvelope: isSet(object.dsseEnvelope)
+        ? DsseEnvelope.fromJSON(object.dsseEnvelope)
+        : isSet(object.dsse_envelope)
+        ? DsseEnvelope.fromJSON(object.dsse_envelope)
+        : undefined,
     };
   },
 
@@ -892,6 +942,9 @@ export const Certificate: MessageFns<Certificate> = {
     if (message.keyId !== "") {
       obj.keyId = message.keyId;
     }
+    if (message.dsseEnvelope !== undefined) {
+      obj.dsseEnvelope = DsseEnvelope.toJSON(message.dsseEnvelope);
+    }
     return obj;
   },
 
@@ -931,6 +984,201 @@ export const Certificate: MessageFns<Certificate> = {
     message.issueTime = object.issueTime ?? undefined;
     message.signature = object.signature ?? Buffer.alloc(0);
     message.keyId = object.keyId ?? "";
+    message.dsseEnvelope = (object.dsseEnvelope !== undefined && object.dsseEnvelope !== null)
+      ? DsseEnvelope.fromPartial(object.dsseEnvelope)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDsseEnvelope(): DsseEnvelope {
+  return { payload: Buffer.alloc(0), payloadType: "", signatures: [] };
+}
+
+export const DsseEnvelope: MessageFns<DsseEnvelope> = {
+  encode(message: DsseEnvelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payload.length !== 0) {
+      writer.uint32(10).bytes(message.payload);
+    }
+    if (message.payloadType !== "") {
+      writer.uint32(18).string(message.payloadType);
+    }
+    for (const v of message.signatures) {
+      DsseSignature.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DsseEnvelope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDsseEnvelope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payload = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payloadType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.signatures.push(DsseSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DsseEnvelope {
+    return {
+      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      payloadType: isSet(object.payloadType)
+        ? globalThis.String(object.payloadType)
+        : isSet(object.payload_type)
+        ? globalThis.String(object.payload_type)
+        : "",
+      signatures: globalThis.Array.isArray(object?.signatures)
+        ? object.signatures.map((e: any) => DsseSignature.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DsseEnvelope): unknown {
+    const obj: any = {};
+    if (message.payload.length !== 0) {
+      obj.payload = base64FromBytes(message.payload);
+    }
+    if (message.payloadType !== "") {
+      obj.payloadType = message.payloadType;
+    }
+    if (message.signatures?.length) {
+      obj.signatures = message.signatures.map((e) => DsseSignature.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DsseEnvelope>, I>>(base?: I): DsseEnvelope {
+    return DsseEnvelope.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DsseEnvelope>, I>>(object: I): DsseEnvelope {
+    const message = createBaseDsseEnvelope();
+    message.payload = object.payload ?? Buffer.alloc(0);
+    message.payloadType = object.payloadType ?? "";
+    message.signatures = object.signatures?.map((e) => DsseSignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDsseSignature(): DsseSignature {
+  return { keyid: "", sig: Buffer.alloc(0) };
+}
+
+export const DsseSignature: MessageFns<DsseSignature> = {
+  encode(message: DsseSignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyid !== "") {
+      writer.uint32(10).string(message.keyid);
+    }
+    if (message.sig.length !== 0) {
+      writer.uint32(18).bytes(message.sig);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DsseSignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDsseSignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sig = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DsseSignature {
+    return {
+      keyid: isSet(object.keyid) ? globalThis.String(object.keyid) : "",
+      sig: isSet(object.sig) ? Buffer.from(bytesFromBase64(object.sig)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: DsseSignature): unknown {
+    const obj: any = {};
+    if (message.keyid !== "") {
+      obj.keyid = message.keyid;
+    }
+    if (message.sig.length !== 0) {
+      obj.sig = base64FromBytes(message.sig);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DsseSignature>, I>>(base?: I): DsseSignature {
+    return DsseSignature.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DsseSignature>, I>>(object: I): DsseSignature {
+    const message = createBaseDsseSignature();
+    message.keyid = object.keyid ?? "";
+    message.sig = object.sig ?? Buffer.alloc(0);
     return message;
   },
 };
