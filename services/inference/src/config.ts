@@ -1,6 +1,6 @@
 // Configuration of the inference sidecar, from the environment (validated, fail fast).
 import * as path from 'node:path';
-import { type ConfigOf, env, serverConfigSchema } from '@glcert/runtime';
+import { type ConfigOf, type CpuBudget, detectCpuBudget, env, serverConfigSchema, type Sizing, sizeServices, sizingOverridesFromEnv } from '@glcert/runtime';
 
 export const SERVICE_NAME = 'inference';
 /** The fully qualified gRPC service name (also its health-check key). */
@@ -13,6 +13,7 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 50053,
   modelsDir: DEFAULT_MODELS_DIR,
+  /** withDefaults (tests, embedded use): one worker of one thread. From the environment: sized to the machine (machineSizing). */
   workers: 1,
   intraOpNumThreads: 1,
   executionProviders: ['cpu'],
@@ -26,8 +27,17 @@ export const DEFAULTS = {
   warmupBatchSize: 8,
 } as const;
 
-/** The environment schema (INFERENCE_* plus MODELS_DIR). */
-export function inferenceConfigSchema() {
+/**
+ * The workers and intra-op threads an environment gets by default on this machine (see
+ * @glcert/runtime sizing): one worker of one thread per usable core for the CPU provider;
+ * INFERENCE_WORKERS / INFERENCE_INTRA_OP_THREADS / INFERENCE_EXECUTION_PROVIDERS steer it.
+ */
+export function machineSizing(source: NodeJS.ProcessEnv = process.env, budget: CpuBudget = detectCpuBudget()): Sizing {
+  return sizeServices(budget, sizingOverridesFromEnv(source));
+}
+
+/** The environment schema (INFERENCE_* plus MODELS_DIR); worker and thread defaults from `sizing`. */
+export function inferenceConfigSchema(sizing: Sizing = machineSizing()) {
   return {
     ...serverConfigSchema(SERVICE_NAME, {
       host: DEFAULTS.host,
@@ -37,8 +47,8 @@ export function inferenceConfigSchema() {
       shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     }),
     modelsDir: env.string('MODELS_DIR', { default: DEFAULTS.modelsDir }),
-    workers: env.int('INFERENCE_WORKERS', { default: DEFAULTS.workers, min: 1, max: 64 }),
-    intraOpNumThreads: env.int('INFERENCE_INTRA_OP_THREADS', { default: DEFAULTS.intraOpNumThreads, min: 0, max: 256 }),
+    workers: env.int('INFERENCE_WORKERS', { default: sizing.inference.workers, min: 1, max: 64 }),
+    intraOpNumThreads: env.int('INFERENCE_INTRA_OP_THREADS', { default: sizing.inference.intraOpThreads, min: 0, max: 256 }),
     executionProviders: env.list('INFERENCE_EXECUTION_PROVIDERS', { default: [...DEFAULTS.executionProviders], minLength: 1 }),
     maxBatchSize: env.int('INFERENCE_MAX_BATCH_SIZE', { default: DEFAULTS.maxBatchSize, min: 1, max: 65536 }),
     maxQueueDelayMs: env.float('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULTS.maxQueueDelayMs, min: 0, max: 60_000 }),

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { DataType, encodeFloat32Tensor, inferenceV1 } from '@glcert/contracts';
 import { checkHealth, createLogger, decodeStatus, type Logger } from '@glcert/runtime';
 import { INFERENCE_SERVICE_NAME } from './config';
-import { type RunningInferenceService, startInferenceService } from './inference-service';
+import { INTRA_OP_THREADS_HEADER, type RunningInferenceService, startInferenceService, WORKERS_HEADER } from './inference-service';
 import { classify, classifyImages, connect, getModelMetadata, listModels, randomImages, type TestClients } from './testing/client';
 import { createFixtureRepository, type FixtureRepository } from './testing/fixture-models';
 
@@ -172,6 +172,13 @@ describe('InferenceService over loopback', () => {
       });
       expect(metadata!.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(metadata!.classNames).toHaveLength(10);
+      // its sizing rides in the response headers (withDefaults: one worker of one thread)
+      const headers = await new Promise<grpc.Metadata>((resolve, reject) => {
+        const call = clients.inference.getModelMetadata({ name: 'rgb-net' }, (err) => err && reject(err));
+        call.on('metadata', resolve);
+      });
+      expect(headers.get(WORKERS_HEADER)).toEqual(['1']);
+      expect(headers.get(INTRA_OP_THREADS_HEADER)).toEqual(['1']);
       const { models } = await listModels(clients.inference);
       expect(models.map((m) => m.name)).toEqual(['grey-net', 'rgb-net']);
       expect(service.models().map((m) => m.name)).toEqual(['grey-net', 'rgb-net']);

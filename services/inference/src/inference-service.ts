@@ -1,6 +1,7 @@
 // InferenceService: the model-serving sidecar, wired. Start-up order: bind the server with
 // health NOT_SERVING, load and verify the model repository, start the worker pool (sessions
 // live in worker threads), run one warm-up batch per model on every worker, then SERVING.
+import * as grpc from '@grpc/grpc-js';
 import { type Context, context as otelContext, type Link, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   DataType,
@@ -34,6 +35,10 @@ import { decodeClassifyInputs } from './validation';
 import { WorkerPool, WorkerUnavailableError } from './worker-pool';
 
 const tracer = trace.getTracer('@glcert/inference');
+
+/** GetModelMetadata response headers: inference workers running, and onnxruntime intra-op threads of each. */
+export const WORKERS_HEADER = 'glcert-inference-workers';
+export const INTRA_OP_THREADS_HEADER = 'glcert-intra-op-threads';
 
 export interface InferenceServiceOptions {
   logger?: Logger;
@@ -170,7 +175,7 @@ function tracedRunner(model: string, provider: string, pool: WorkerPool, log: Lo
   };
 }
 
-function handlers(state: State, log: Logger): InferenceServiceServer {
+function handlers(state: State, config: InferenceConfig, log: Logger): InferenceServiceServer {
   const served = (name: string, field: string): ServedModel => {
     if (!state.ready) throw new UnavailableError('inference service is not ready: models are loading', { reason: 'NOT_READY' });
     if (name === '') throw new InvalidArgumentError(field, 'is required: the name of a loaded model');
@@ -220,7 +225,15 @@ function handlers(state: State, log: Logger): InferenceServiceServer {
       { log },
     ),
     getModelMetadata: unaryHandler<inferenceV1.GetModelMetadataRequest, inferenceV1.GetModelMetadataResponse>(
-      (request) => ({ metadata: served(request.name, 'name').metadata }),
+      (request, call) => {
+        const { metadata } = served(request.name, 'name');
+        // how the sidecar is sized, as response headers (the message has no field for it)
+        const headers = new grpc.Metadata();
+        headers.set(WORKERS_HEADER, String(state.pool?.size ?? 0));
+        headers.set(INTRA_OP_THREADS_HEADER, String(config.intraOpNumThreads));
+        call.sendMetadata(headers);
+        return { metadata };
+      },
       { log },
     ),
     listModels: unaryHandler<inferenceV1.ListModelsRequest, inferenceV1.ListModelsResponse>(
@@ -296,6 +309,7 @@ async function loadAndWarm(
   log.info('inference service ready', {
     models: entries.map((e) => e.name),
     workers: pool.size,
+    intra_op_threads: config.intraOpNumThreads,
     max_batch_size: config.maxBatchSize,
     max_queue_delay_ms: config.maxQueueDelayMs,
     max_queue_size: config.maxQueueSize,
@@ -327,7 +341,7 @@ export async function startInferenceService(
 
   const running = await startService({
     name: SERVICE_NAME,
-    services: [{ definition: InferenceServiceService, implementation: handlers(state, log), healthName: INFERENCE_SERVICE_NAME }],
+    services: [{ definition: InferenceServiceService, implementation: handlers(state, config, log), healthName: INFERENCE_SERVICE_NAME }],
     config: {
       host: config.host,
       port: config.port,

@@ -3,7 +3,7 @@
 // the benchmark.
 export { startSamplerService } from './server';
 export type { SamplerService, SamplerStats, StartSamplerOptions } from './server';
-export { samplerConfigSchema, defaultSamplerConfig, DEFAULT_SAMPLER_PORT, DEFAULT_INFERENCE_ADDR } from './config';
+export { samplerConfigSchema, samplerSizing, defaultSamplerConfig, DEFAULT_SAMPLER_PORT, DEFAULT_INFERENCE_ADDR } from './config';
 export type { SamplerConfig } from './config';
 export { SampleSource } from './sample-source';
 export type { SampleSourceOptions } from './sample-source';

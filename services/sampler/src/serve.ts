@@ -1,11 +1,19 @@
 // Loaded by main.ts once telemetry runs: config from the environment (exits 78 when invalid),
 // then the server; SIGTERM/SIGINT shut it down gracefully.
-import { createLogger, loadConfig } from '@glcert/runtime';
-import { samplerConfigSchema } from './config';
+import { createLogger, describeBudget, detectCpuBudget, loadConfig } from '@glcert/runtime';
+import { samplerConfigSchema, samplerSizing } from './config';
 import { startSamplerService } from './server';
 
 export async function main(): Promise<void> {
   const log = createLogger('sampler');
-  const config = loadConfig(samplerConfigSchema(), { log });
+  const budget = detectCpuBudget();
+  const sizing = samplerSizing(process.env, budget);
+  const config = loadConfig(samplerConfigSchema(sizing), { log });
+  const basis = sizing.overridden.includes('inferenceWorkers') ? `INFERENCE_WORKERS ${sizing.inference.workers}` : `${sizing.inference.workers} inference workers`;
+  log.info(
+    `sizing: ${describeBudget(budget)}, ${basis} -> batch ${config.batchSize}, pipeline depth ${config.pipelineDepth}, ` +
+      `${config.maxInFlight} Classify calls in flight at most`,
+    { cpus: sizing.cpus, batch_size: config.batchSize, pipeline_depth: config.pipelineDepth, max_in_flight: config.maxInFlight },
+  );
   await startSamplerService(config, { log, signals: ['SIGTERM', 'SIGINT'] });
 }
