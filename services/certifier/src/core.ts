@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from '@glcert/contracts';
 import type { SigningKey } from '@glcert/certificate';
-import { callDeadline, type Logger, type ServerCall } from '@glcert/runtime';
+import type { Logger } from '@glcert/runtime';
 import type { Admission } from './admission';
 import { fetchBound, runCertification, type CertifyResult } from './certify';
 import type { CertifierConfig } from './config';
@@ -38,26 +38,33 @@ export interface CertifierCore {
 const DEADLINE_MARGIN_MS = 5;
 
 /**
- * A CallScope whose calls get `call`'s deadline (less a margin, capped at `timeoutMs` from
- * now) and are cancelled through `signal` (which follows the caller's cancellation).
+ * Epoch ms by which the work's downstream calls must end, read at each call: the caller's
+ * deadline (`() => callDeadline(call)`), or `() => Infinity` for work that belongs to no one
+ * caller (a Certify shared by request_id: it ends through its signal when its last caller goes).
+ */
+export type DeadlineSource = () => number;
+
+/**
+ * A CallScope whose calls get `deadline()` (less a margin, capped at `timeoutMs` from now)
+ * and are cancelled through `signal` (which follows the caller's cancellation).
  *
  * Not grpc-js' `parent` option: it adds a 'cancelled' listener to the parent call for every
  * child call and never removes it, so a long stream (thousands of items, each several chunk
  * calls) would accumulate listeners without bound.
  */
-export function scopeOf(call: ServerCall, signal: AbortSignal, timeoutMs: number): CallScope {
+export function scopeOf(deadline: DeadlineSource, signal: AbortSignal, timeoutMs: number): CallScope {
   return {
-    callOptions: () => ({ deadline: new Date(Math.min(callDeadline(call) - DEADLINE_MARGIN_MS, Date.now() + timeoutMs)) }),
+    callOptions: () => ({ deadline: new Date(Math.min(deadline() - DEADLINE_MARGIN_MS, Date.now() + timeoutMs)) }),
     signal,
   };
 }
 
-export function getModel(core: CertifierCore, model: string, call: ServerCall, signal: AbortSignal): Promise<inferenceV1.ModelMetadata> {
-  return core.pool.getModel(model, scopeOf(call, signal, GET_MODEL_TIMEOUT_MS));
+export function getModel(core: CertifierCore, model: string, deadline: DeadlineSource, signal: AbortSignal): Promise<inferenceV1.ModelMetadata> {
+  return core.pool.getModel(model, scopeOf(deadline, signal, GET_MODEL_TIMEOUT_MS));
 }
 
-export function lookupBound(core: CertifierCore, settings: CertifySettings, call: ServerCall, signal: AbortSignal): Promise<Bound> {
-  return fetchBound(core.bounds, settings, scopeOf(call, signal, core.cfg.boundsTimeoutMs));
+export function lookupBound(core: CertifierCore, settings: CertifySettings, deadline: DeadlineSource, signal: AbortSignal): Promise<Bound> {
+  return fetchBound(core.bounds, settings, scopeOf(deadline, signal, core.cfg.boundsTimeoutMs));
 }
 
 /** Fingerprint of a Certify request without its request_id (same id + other request = conflict). */
@@ -77,7 +84,8 @@ export interface ItemWork {
   seed: bigint;
   notes: string[];
   bound: Promise<Bound>;
-  call: ServerCall;
+  /** Deadline of the downstream calls (see DeadlineSource). */
+  deadline: DeadlineSource;
   signal: AbortSignal;
 }
 
@@ -96,7 +104,7 @@ export async function certifyInput(core: CertifierCore, work: ItemWork, span?: S
       bound: work.bound,
     },
     { pool: core.pool, key: core.key, chunkSize: core.cfg.chunkSize, samplerBatchSize: core.cfg.samplerBatchSize },
-    scopeOf(work.call, work.signal, core.cfg.chunkTimeoutMs),
+    scopeOf(work.deadline, work.signal, core.cfg.chunkTimeoutMs),
     span,
   );
 }

@@ -23,9 +23,14 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Bound, certifyV1, inferenceV1 } from '@glcert/contracts';
 import {
   CancelledError,
+  clip,
   FailedPreconditionError,
+  identifierViolation,
   InvalidArgumentError,
   okRpcStatus,
+  preview,
+  rejectViolations,
+  threatModelIdentifierViolations,
   ResourceExhaustedError,
   send,
   toRpcStatus,
@@ -38,8 +43,6 @@ import { checkSeed, checkSettings, Violations, type CertifySettings } from './va
 import { anySignal } from './signals';
 
 type Call = grpc.ServerDuplexStream<certifyV1.StreamingCertifyRequest, certifyV1.StreamingCertifyResponse>;
-
-const MAX_ID_LENGTH = 256;
 
 interface StreamSetup {
   settings: CertifySettings;
@@ -61,6 +64,7 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
   const signal = anySignal([ctx.signal, core.closing]);
   const streamContext = context.active();
   const log = ctx.log;
+  const streamDeadline = (): number => ctx.deadline;
 
   return new Promise<void>((resolve, reject) => {
     let phase: 'config' | 'preparing' | 'items' = 'config';
@@ -159,12 +163,13 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
       }
       open++;
       // "read" is what shutdown promises to answer: at debug level, say which message was read
-      if (log.isEnabled('debug')) log.debug('stream message read', { item_id: msg.request?.$case === 'item' ? msg.request.item.id : '' });
+      if (log.isEnabled('debug')) log.debug('stream message read', { item_id: msg.request?.$case === 'item' ? clip(msg.request.item.id, 300) : '' });
       flow();
       void answer(msg);
     }
 
     async function prepare(config: certifyV1.StreamingCertifyConfig): Promise<StreamSetup> {
+      rejectViolations([identifierViolation(config.model, 'config.model', 'name'), ...threatModelIdentifierViolations(config.threatModel, 'config.threat_model')]);
       const v = new Violations();
       const settings = checkSettings(config, { maxN: core.cfg.maxN }, v, 'config');
       checkSeed(config.baseSeed, 'config.base_seed', v);
@@ -176,9 +181,9 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
         'glcert.n': settings!.n,
         'glcert.alpha': settings!.alpha,
       });
-      const bound = lookupBound(core, settings!, call, signal);
+      const bound = lookupBound(core, settings!, streamDeadline, signal);
       bound.catch(() => undefined);
-      const meta = await getModel(core, settings!.model, call, signal);
+      const meta = await getModel(core, settings!.model, streamDeadline, signal);
       // the threshold is the same for every item: a failure here ends the stream before any item is read
       await bound;
       const baseSeedDrawn = config.baseSeed === undefined;
@@ -188,7 +193,8 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
     /** One message -> one response; keeps its window place until the response is written. */
     async function answer(msg: certifyV1.StreamingCertifyRequest): Promise<void> {
       const item = msg.request?.$case === 'item' ? msg.request.item : undefined;
-      const id = item?.id ?? '';
+      // the response echoes the id only when it is a valid one (a 1 MB id is not sent back)
+      const id = item && identifierViolation(item.id, 'item.id', 'id') === undefined ? item.id : '';
       let response: certifyV1.StreamingCertifyResponse;
       try {
         if (msg.request?.$case === 'config') throw new InvalidArgumentError('config', 'only the first message of a stream may be a config');
@@ -221,9 +227,10 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
     async function certifyItem(item: certifyV1.CertifyItem) {
       const s = setup!;
       const v = new Violations();
+      const idViolation = identifierViolation(item.id, 'item.id', 'id');
       if (item.id === '') v.add('item.id', 'is required (it correlates the response)');
-      else if (item.id.length > MAX_ID_LENGTH) v.add('item.id', `must be at most ${MAX_ID_LENGTH} characters`);
-      else if (idsInProgress.has(item.id)) v.add('item.id', `'${item.id}' is already in progress in this stream (ids must be unique)`);
+      else if (idViolation) v.list.push(idViolation);
+      else if (idsInProgress.has(item.id)) v.add('item.id', `${preview(item.id)} is already in progress in this stream (ids must be unique)`);
       checkSeed(item.seed, 'item.seed', v);
       if (item.input === undefined) v.add('item.input', 'is required: an encoded image (PNG, JPEG, WebP) or a float32 CHW tensor');
       else if (item.input.$case === 'image' && item.input.image.length === 0) v.add('item.image', 'is empty (0 bytes)');
@@ -251,7 +258,7 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
             (span) =>
               certifyInput(
                 core,
-                { id: item.id, settings: s.settings, meta: s.meta, input: item.input, inputPrefix: 'item', seed, notes, bound: s.bound, call, signal },
+                { id: item.id, settings: s.settings, meta: s.meta, input: item.input, inputPrefix: 'item', seed, notes, bound: s.bound, deadline: streamDeadline, signal },
                 span,
               ),
           );

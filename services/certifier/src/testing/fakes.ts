@@ -83,6 +83,8 @@ export interface FakeSampler {
   port: number;
   address: string;
   calls: samplingV1.CountSamplesRequest[];
+  /** Model names of the GetModel calls received. */
+  getModelCalls: string[];
   /** Calls whose work stopped because the caller cancelled. */
   cancelled: number;
   active: number;
@@ -90,7 +92,7 @@ export interface FakeSampler {
 }
 
 export async function startFakeSampler(options: FakeSamplerOptions = {}): Promise<FakeSampler> {
-  const state = { calls: [] as samplingV1.CountSamplesRequest[], cancelled: 0, active: 0 };
+  const state = { calls: [] as samplingV1.CountSamplesRequest[], getModelCalls: [] as string[], cancelled: 0, active: 0 };
   const countSamples = async (req: samplingV1.CountSamplesRequest, ctx: CallContext): Promise<samplingV1.CountSamplesResponse> => {
     state.calls.push(req);
     options.onCount?.(req);
@@ -123,6 +125,7 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
   };
   const implementation: SamplingServiceServer = {
     getModel: unaryHandler(async (req: samplingV1.GetModelRequest) => {
+      state.getModelCalls.push(req.model);
       if (req.model !== FAKE_MODEL) throw new NotFoundError(`model '${req.model}' not found`);
       return { metadata: fakeMetadata() };
     }),
@@ -142,6 +145,9 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
     address: running.address,
     get calls() {
       return state.calls;
+    },
+    get getModelCalls() {
+      return state.getModelCalls;
     },
     get cancelled() {
       return state.cancelled;
