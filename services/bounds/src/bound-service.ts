@@ -54,12 +54,13 @@ export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundR
   } catch {
     throw new InvalidArgumentError('threat_model.transform', `unknown transform ${JSON.stringify(tm.transform)}`);
   }
-  const box: Record<string, [number, number]> = {};
+  // null-prototype maps: a parameter named __proto__ is an unknown name, not a prototype
+  const box: Record<string, [number, number]> = Object.create(null);
   tm.box.forEach((r, i) => {
     if (r.name in box) throw new InvalidArgumentError(`threat_model.box[${i}].name`, `parameter ${r.name} appears twice`);
     box[r.name] = [r.min, r.max];
   });
-  const sigma: Record<string, number> = {};
+  const sigma: Record<string, number> = Object.create(null);
   tm.smoothing.forEach((s, i) => {
     if (s.name in sigma) throw new InvalidArgumentError(`threat_model.smoothing[${i}].name`, `parameter ${s.name} appears twice`);
     const at = spec.params.indexOf(s.name as never);

@@ -3,7 +3,7 @@
 // are reported at once as one INVALID_ARGUMENT.
 import { BoundMethod, Distribution, type BoundSettings, type ThreatModel } from '@glcert/contracts';
 import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
-import { validateThreatModel, type Law, type TransformSpec } from '@glcert/transforms';
+import { validateThreatModelEntries, type Law, type TransformSpec } from '@glcert/transforms';
 import { SEED_MAX } from './seeds';
 
 /** Caveat recorded with every threat model (ALGORITHM.md section 1). */
@@ -67,9 +67,9 @@ export function threatModelNote(spec: TransformSpec): string {
 }
 
 /**
- * Checks a proto ThreatModel with the transforms' validator (box per parameter, lo <= hi,
- * domains, sigma > 0) plus what only the proto form has (duplicate names, each parameter's
- * smoothing law). Field names follow the proto: `threat_model.box[i]`, `threat_model.smoothing[i].sigma`.
+ * Checks a proto ThreatModel with the transforms' shared validator (names, duplicates, box per
+ * parameter, lo <= hi, the numeric domains) plus each parameter's smoothing law (a proto enum).
+ * Field names follow the proto: `threat_model.box[i]`, `threat_model.smoothing[i].sigma`.
  */
 export function checkThreatModel(tm: ThreatModel | undefined, v: Violations, prefix = ''): CheckedThreatModel | undefined {
   const root = join(prefix, 'threat_model');
@@ -77,52 +77,16 @@ export function checkThreatModel(tm: ThreatModel | undefined, v: Violations, pre
     v.add(root, 'is required (transform, box and smoothing)');
     return undefined;
   }
-  const box: Record<string, [number, number]> = {};
-  const boxAt = new Map<string, number>();
-  let ok = true;
-  tm.box.forEach((r, i) => {
-    if (boxAt.has(r.name)) {
-      v.add(`${root}.box[${i}].name`, `parameter '${r.name}' appears more than once`);
-      ok = false;
-      return;
-    }
-    boxAt.set(r.name, i);
-    box[r.name] = [r.min, r.max];
-  });
-  const sigma: Record<string, number> = {};
-  const smoothAt = new Map<string, number>();
-  tm.smoothing.forEach((s, i) => {
-    if (smoothAt.has(s.name)) {
-      v.add(`${root}.smoothing[${i}].name`, `parameter '${s.name}' appears more than once`);
-      ok = false;
-      return;
-    }
-    smoothAt.set(s.name, i);
-    sigma[s.name] = s.sigma;
-  });
-  if (!ok) return undefined;
-
-  const res = validateThreatModel({ transform: tm.transform, box, sigma });
+  // the shared validator: names, domains (docs/numeric-domains.md), wire paths
+  const res = validateThreatModelEntries(tm, { root });
   if (!res.ok) {
-    // the validator names `threat_model.box.<p>` / `threat_model.sigma.<p>`: map onto the proto paths
-    // (any parameter name, not only \w+; an unknown parameter is its entry's `name`)
-    const m = /^threat_model\.(box|sigma)\.(.+)$/s.exec(res.field);
-    let field = join(prefix, res.field);
-    if (m) {
-      const [, kind, name] = m;
-      const at = (kind === 'box' ? boxAt : smoothAt).get(name!);
-      const unknown = res.message.startsWith('unknown parameter');
-      if (kind === 'box') field = at === undefined ? `${root}.box` : `${root}.box[${at}]${unknown ? '.name' : ''}`;
-      else field = at === undefined ? `${root}.smoothing` : `${root}.smoothing[${at}].${unknown ? 'name' : 'sigma'}`;
-      v.add(field, `${name}: ${res.message}`);
-    } else {
-      v.add(field === join(prefix, 'threat_model.sigma') ? `${root}.smoothing` : field, res.message);
-    }
+    for (const { field, message } of res.violations) v.add(field, message);
     return undefined;
   }
   const { spec, lo, hi, sigma: sig } = res.value;
+  let ok = true;
   spec.params.forEach((name, i) => {
-    const at = smoothAt.get(name)!;
+    const at = res.smoothingAt[i]!;
     const want = LAW_DISTRIBUTION[spec.laws[i]!];
     const got = tm.smoothing[at]!.distribution;
     if (got !== want) {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
-import { DataType, Distribution, encodeFloat32Tensor, type samplingV1 } from '@glcert/contracts';
+import { DataType, Distribution, encodeFloat32Tensor, type samplingV1, type ThreatModel } from '@glcert/contracts';
 import { decodeStatus, deadlineIn } from '@glcert/runtime';
 import { sampleNormals } from '@glcert/stats';
 import { applyTransform, TRANSFORMS } from '@glcert/transforms';
@@ -21,6 +21,14 @@ import {
 } from './testing/harness';
 
 const DEPTH = 2;
+const NORMAL = Distribution.DISTRIBUTION_NORMAL;
+const LOG_NORMAL = Distribution.DISTRIBUTION_LOG_NORMAL;
+const RAYLEIGH = Distribution.DISTRIBUTION_RAYLEIGH;
+
+/** A threat model with only its smoothing (what sampling needs). */
+function smoothingOf(transform: string, ...entries: [string, Distribution, number][]): ThreatModel {
+  return { transform, box: [], smoothing: entries.map(([name, distribution, sigma]) => ({ name, distribution, sigma })), note: '' };
+}
 
 async function expectInvalid(h: Harness, over: Partial<samplingV1.CountSamplesRequest>, field: string): Promise<void> {
   const err = await failure(count(h.client, countRequest(over)));
@@ -207,6 +215,20 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
         { threatModel: { ...CB_SMOOTHING, smoothing: [...CB_SMOOTHING.smoothing, { name: 'g', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: 1 }] } },
         'threat_model.smoothing[2].name',
       ],
+      // issue 11, finding 5: numbers outside the documented domains (docs/numeric-domains.md) were INTERNAL
+      ['pixels 3.4e38 (contrast would overflow float32)', { image: encodeFloat32Tensor(testImage().map((v, i) => (i === 3 ? 3.4e38 : v)), CHW) }, 'image.raw_contents'],
+      ['brightness sigma 1e300', { threatModel: smoothingOf('cb', ['k', LOG_NORMAL, 0.3], ['b', NORMAL, 1e300]) }, 'threat_model.smoothing[1].sigma'],
+      ['contrast sigma 1e3 (k = Infinity)', { threatModel: smoothingOf('c', ['k', LOG_NORMAL, 1e3]) }, 'threat_model.smoothing[0].sigma'],
+      ['blur sigma 1e300 (Invalid typed array length)', { threatModel: smoothingOf('r', ['r', RAYLEIGH, 1e300]) }, 'threat_model.smoothing[0].sigma'],
+      ['blur sigma 1e-300', { threatModel: smoothingOf('r', ['r', RAYLEIGH, 1e-300]) }, 'threat_model.smoothing[0].sigma'],
+      ['box b in [-1.7e308, 1.7e308]', { threatModel: { ...CB_SMOOTHING, box: [{ name: 'k', min: 0.8, max: 1.2 }, { name: 'b', min: -1.7e308, max: 1.7e308 }] } }, 'threat_model.box[1]'],
+      // finding 7: names that are Object.prototype properties are unknown names like any other
+      [
+        'smoothing entry named __proto__',
+        { threatModel: { ...CB_SMOOTHING, smoothing: [...CB_SMOOTHING.smoothing, { name: '__proto__', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 1 }] } },
+        'threat_model.smoothing[2].name',
+      ],
+      ['box entry named __proto__', { threatModel: { ...CB_SMOOTHING, box: [{ name: '__proto__', min: 0, max: 1 }] } }, 'threat_model.box[0].name'],
       ['negative start', { startIndex: -1n }, 'start_index'],
       ['empty range', { startIndex: 10n, endIndex: 10n }, 'end_index'],
       ['reversed range', { startIndex: 10n, endIndex: 5n }, 'end_index'],

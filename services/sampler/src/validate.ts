@@ -10,7 +10,7 @@ import {
   type ThreatModel,
 } from '@glcert/contracts';
 import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
-import { isTransformKey, TRANSFORM_KEYS, TRANSFORMS, type ImageShape, type Law, type TransformSpec } from '@glcert/transforms';
+import { imageValueProblem, validateThreatModelEntries, type ImageShape, type Law, type TransformSpec } from '@glcert/transforms';
 
 /** Largest sample index the generator and the JS number maths take exactly. */
 const INDEX_MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -81,11 +81,11 @@ function checkImage(tensor: Tensor | undefined, v: Violations): { image: Float32
     return undefined;
   }
   const data = decoded.data;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      v.add('image.raw_contents', `must hold finite values; element ${i} is ${data[i]}`);
-      return undefined;
-    }
+  // the pixel domain (PIXEL_ABS_MAX) keeps every transform's output finite in float32
+  const bad = imageValueProblem(data);
+  if (bad) {
+    v.add('image.raw_contents', bad.message);
+    return undefined;
   }
   return { image: data, shape: { channels: dims[0]!, height: dims[1]!, width: dims[2]! } };
 }
@@ -95,46 +95,27 @@ function checkThreatModel(tm: ThreatModel | undefined, v: Violations): { spec: T
     v.add('threat_model', 'is required (transform and smoothing)');
     return undefined;
   }
-  if (!isTransformKey(tm.transform)) {
-    v.add('threat_model.transform', `unknown transform ${JSON.stringify(tm.transform)} (expected one of ${TRANSFORM_KEYS.join(', ')})`);
+  // the shared validator (names, domains: docs/numeric-domains.md); sampling needs only the
+  // smoothing, so the box may be left out, but a box that is sent is checked like everywhere else
+  const res = validateThreatModelEntries(tm, { boxOptional: true });
+  if (!res.ok) {
+    for (const { field, message } of res.violations) v.add(field, message);
     return undefined;
   }
-  const spec = TRANSFORMS[tm.transform];
-  const names: readonly string[] = spec.params;
-  const sigma = new Array<number>(names.length).fill(NaN);
+  const { spec, sigma } = res.value;
   let ok = true;
-  tm.smoothing.forEach((s, i) => {
-    const field = `threat_model.smoothing[${i}]`;
-    const at = names.indexOf(s.name);
-    if (at < 0) {
-      v.add(`${field}.name`, `unknown parameter ${JSON.stringify(s.name)} for transform '${spec.key}' (expected ${names.join(', ')})`);
-      ok = false;
-      return;
-    }
-    if (!Number.isNaN(sigma[at])) {
-      v.add(`${field}.name`, `parameter '${s.name}' appears more than once`);
-      ok = false;
-      return;
-    }
-    const law = spec.laws[at]!;
-    if (s.distribution !== LAW_DISTRIBUTION[law]) {
+  spec.params.forEach((name, i) => {
+    const at = res.smoothingAt[i]!;
+    const want = LAW_DISTRIBUTION[spec.laws[i]!];
+    const got = tm.smoothing[at]!.distribution;
+    if (got !== want) {
       v.add(
-        `${field}.distribution`,
-        `parameter '${s.name}' of transform '${spec.key}' is smoothed with ${Distribution[LAW_DISTRIBUTION[law]]}, got ${Distribution[s.distribution] ?? s.distribution}`,
+        `threat_model.smoothing[${at}].distribution`,
+        `parameter '${name}' of transform '${spec.key}' is smoothed with ${Distribution[want]}, got ${Distribution[got] ?? got}`,
       );
       ok = false;
     }
-    if (!Number.isFinite(s.sigma) || !(s.sigma > 0)) {
-      v.add(`${field}.sigma`, `must be a finite number > 0, got ${s.sigma}`);
-      ok = false;
-    }
-    sigma[at] = s.sigma;
   });
-  const missing = names.filter((_, i) => Number.isNaN(sigma[i]));
-  if (missing.length > 0) {
-    v.add('threat_model.smoothing', `transform '${spec.key}' needs one entry per parameter; missing ${missing.join(', ')}`);
-    ok = false;
-  }
   return ok ? { spec, sigma } : undefined;
 }
 

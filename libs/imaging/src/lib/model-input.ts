@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decodeFloat32Tensor, encodeFloat32Tensor, TensorFormatError, type inferenceV1, type Tensor } from '@glcert/contracts';
 import { FailedPreconditionError, InvalidArgumentError } from '@glcert/runtime';
+import { imageValueProblem } from '@glcert/transforms';
 import { decodeImage } from './decode';
 import { ImageDecodeError } from './errors';
 
@@ -33,7 +34,7 @@ export function modelChw(meta: inferenceV1.ModelMetadata): [number, number, numb
 
 /**
  * Decodes an encoded image to the model's input (channels, size), or checks a raw tensor
- * against it (shape, float32, finite values). Errors name `<prefix>image` / `<prefix>tensor.*`.
+ * against it (shape, float32, values finite and within PIXEL_ABS_MAX). Errors name `<prefix>image` / `<prefix>tensor.*`.
  */
 export async function prepareInput(input: InputOneof, meta: inferenceV1.ModelMetadata, prefix = ''): Promise<PreparedInput> {
   const [c, h, w] = modelChw(meta);
@@ -64,9 +65,9 @@ export async function prepareInput(input: InputOneof, meta: inferenceV1.ModelMet
     throw new InvalidArgumentError(`${field}.shape`, `must be the input of model '${meta.name}', [${c}, ${h}, ${w}]; got [${shape.join(', ')}]`);
   }
   const data = decoded.data;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new InvalidArgumentError(`${field}.raw_contents`, `must hold finite values; element ${i} is ${data[i]}`);
-  }
+  // the pixel domain (docs/numeric-domains.md) keeps every transform's output finite in float32
+  const bad = imageValueProblem(data);
+  if (bad) throw new InvalidArgumentError(`${field}.raw_contents`, bad.message);
   return { data, shape: [c, h, w], preprocessing: [`float32 CHW tensor [${c}, ${h}, ${w}] as given`] };
 }
 

@@ -152,9 +152,11 @@ export function validateThreatModel(input: unknown, options: { boxOptional?: boo
   const expected = `expected ${names.join(', ')} for transform '${transform}'`;
   const known = (key: string): boolean => (names as readonly string[]).includes(key);
 
-  let box = own(input, 'box');
-  if (options.boxOptional && (box === undefined || (isPlainObject(box) && Object.keys(box).length === 0))) box = undefined;
-  else if (!isPlainObject(box)) return fail(`${ROOT}.box`, `must be an object mapping each parameter to [lo, hi] (${expected})`);
+  const rawBox = own(input, 'box');
+  let box: Record<string, unknown> | undefined;
+  if (options.boxOptional && (rawBox === undefined || (isPlainObject(rawBox) && Object.keys(rawBox).length === 0))) box = undefined;
+  else if (isPlainObject(rawBox)) box = rawBox;
+  else return fail(`${ROOT}.box`, `must be an object mapping each parameter to [lo, hi] (${expected})`);
   if (box !== undefined) {
     for (const key of Object.keys(box)) {
       if (!known(key)) return fail(`${ROOT}.box.${key}`, `unknown parameter (${expected})`, { part: 'box', param: key, unknownParam: true });
