@@ -8,9 +8,12 @@ import {
   CancelledError,
   createLogger,
   FailedPreconditionError,
+  identifierViolation,
   InvalidArgumentError,
+  rejectViolations,
   ResourceExhaustedError,
   startService,
+  threatModelIdentifierViolations,
   unaryHandler,
   type CallContext,
   type Logger,
@@ -169,6 +172,12 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
 
   async function countSamples(req: samplingV1.CountSamplesRequest, ctx: CallContext): Promise<samplingV1.CountSamplesResponse> {
     const started = performance.now();
+    // identifiers first (runtime limits.ts): short, before any parsing or sidecar call
+    rejectViolations([
+      identifierViolation(req.model, 'model', 'name'),
+      identifierViolation(req.expectedModelSha256, 'expected_model_sha256', 'sha256'),
+      ...threatModelIdentifierViolations(req.threatModel),
+    ]);
     const input: CountInput = validateCountRequest(req, { maxRange: cfg.maxRange });
     const serverSpan = trace.getActiveSpan();
     serverSpan?.setAttributes({
@@ -304,6 +313,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
   }
 
   function sampleTransforms(req: samplingV1.SampleTransformsRequest): samplingV1.SampleTransformsResponse {
+    rejectViolations(threatModelIdentifierViolations(req.threatModel));
     const input = validateSampleTransformsRequest(req);
     const { channels, height, width } = input.shape;
     const elements = channels * height * width;
@@ -331,6 +341,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     getModel: unaryHandler(
       async (req: samplingV1.GetModelRequest, _call, ctx) => {
         if (req.model.trim() === '') throw new InvalidArgumentError('model', 'is required');
+        rejectViolations([identifierViolation(req.model, 'model', 'name')]);
         return { metadata: await modelFor(req.model, ctx) };
       },
       { log },
