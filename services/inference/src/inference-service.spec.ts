@@ -157,6 +157,15 @@ describe('InferenceService over loopback', () => {
       await expectStatus(classify(clients.inference, { inputs: encodeFloat32Tensor(randomImages(1, GREY, 5), [1, ...GREY]) }), grpc.status.INVALID_ARGUMENT, 'model');
     });
 
+    it('refuses a long or malformed model name with INVALID_ARGUMENT naming the field, without echoing it (issue 11)', async () => {
+      for (const name of ['g'.repeat(48 << 10), 'g'.repeat(1 << 20), 'grey net']) {
+        const a = await expectStatus(classifyImages(clients.inference, name, randomImages(1, GREY, 5), GREY), grpc.status.INVALID_ARGUMENT, 'model');
+        const b = await expectStatus(getModelMetadata(clients.inference, name), grpc.status.INVALID_ARGUMENT, 'name');
+        for (const err of [a, b]) expect(err.details.length).toBeLessThan(300);
+      }
+      expect((await classifyImages(clients.inference, 'grey-net', randomImages(1, GREY, 5), GREY)).labels).toHaveLength(1);
+    });
+
     it('describes its models', async () => {
       const { metadata } = await getModelMetadata(clients.inference, 'rgb-net');
       expect(metadata).toMatchObject({

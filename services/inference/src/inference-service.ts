@@ -12,9 +12,11 @@ import {
 import {
   CancelledError as CallCancelledError,
   createLogger,
+  identifierViolation,
   InvalidArgumentError,
   type Logger,
   NotFoundError,
+  rejectViolations,
   ResourceExhaustedError,
   type RunningService,
   startService,
@@ -179,6 +181,8 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
   const served = (name: string, field: string): ServedModel => {
     if (!state.ready) throw new UnavailableError('inference service is not ready: models are loading', { reason: 'NOT_READY' });
     if (name === '') throw new InvalidArgumentError(field, 'is required: the name of a loaded model');
+    // a name is short (runtime limits.ts); a long one is refused without being echoed
+    rejectViolations([identifierViolation(name, field, 'name')]);
     const model = state.models.get(name);
     if (!model) {
       throw new NotFoundError(`model '${name}' not found; loaded models: ${[...state.models.keys()].join(', ')}`, {
