@@ -107,11 +107,14 @@ describe('BoundService', () => {
     ['wrong law', (r) => (r.threatModel!.smoothing[0].distribution = Distribution.DISTRIBUTION_RAYLEIGH), 'threat_model.smoothing[0].distribution'],
     ['unknown parameter', (r) => r.threatModel!.box.push({ name: 'zz', min: 0, max: 1 }), 'threat_model'],
     ['ns too small', (r) => (r.boundSettings!.ns = 3n), 'bound_settings.ns'],
+    ['64 kB transform key', (r) => (r.threatModel!.transform = 't'.repeat(64 << 10)), 'threat_model.transform'],
+    ['1 MB parameter name', (r) => (r.threatModel!.smoothing[0].name = 'b'.repeat(1 << 20)), 'threat_model.smoothing[0].name'],
   ])('%s is INVALID_ARGUMENT naming the field', async (_name, mutate, field) => {
     const req = brightness(-0.1, 0.1);
     mutate(req);
     const err = (await call(client, req).catch((e: unknown) => e)) as grpc.ServiceError;
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details.length).toBeLessThan(300); // never the caller's input at length
     const fields = decodeStatus(err)!.badRequest!.fieldViolations.map((v) => v.field).join(' ');
     expect(fields).toContain(field);
     // the server stays up: the next good request succeeds

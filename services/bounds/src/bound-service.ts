@@ -20,7 +20,9 @@ import {
 import {
   createLogger,
   InvalidArgumentError,
+  rejectViolations,
   ResourceExhaustedError,
+  threatModelIdentifierViolations,
   startService,
   unaryHandler,
   type Logger,
@@ -48,6 +50,8 @@ const METHOD_NAME: Record<number, BoundMethodName | undefined> = {
 export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundRequest {
   const tm = req.threatModel;
   if (!tm) throw new InvalidArgumentError('threat_model', 'is required');
+  // names are short (runtime limits.ts): a long one is refused before it is quoted anywhere
+  rejectViolations(threatModelIdentifierViolations(tm));
   let spec;
   try {
     spec = getTransform(tm.transform);
