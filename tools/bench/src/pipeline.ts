@@ -1,16 +1,21 @@
-// `npm run bench`: the sampler -> inference pipeline against a plain onnxruntime loop, the cost
-// of producing transformed batches against classifying them, and health-check latency under
-// load. Prints one JSON summary on stdout (progress goes to stderr).
+// `npm run bench`: the whole stack certifying a dataset against plain onnxruntime loops on every
+// core (certify_over_raw, ./certify.ts), the sampler -> inference pipeline against the same raw
+// loops, the cost of producing transformed batches against classifying them, and health-check
+// latency under load. Prints one JSON summary on stdout (progress goes to stderr).
 //
 // Every ratio is measured side by side in one run: the two sides of a ratio alternate within
-// each round, and the figure is the median over rounds of the per-round ratio. Both sides use
-// the same model, batch size and intra-op thread count. The services run as child processes
-// (`node --import tsx services/*/src/main.ts`), as they would in a pod.
+// each round, and the figure is the median over rounds of the per-round ratio. The services run
+// as child processes (`node --import tsx services/*/src/main.ts`), as they would in a pod, with
+// their defaults (sized to the machine) unless a BENCH_ variable below says otherwise; the raw
+// side uses every core, in both layouts a user would write (./raw.ts), and the ratio takes the
+// better one.
 //
-// Environment: BENCH_ROUNDS (>= 3, default 5), BENCH_BATCH_SIZE (256), BENCH_THREADS
-// (intra-op threads of both sides, 1), BENCH_PIPELINE_DEPTH (SAMPLER_PIPELINE_DEPTH, 2),
-// BENCH_SECONDS (target seconds per measured side, 2), BENCH_MODELS (comma list), BENCH_MODELS_DIR
-// (default <repo>/models), BENCH_PARTS (pipeline,transforms,health).
+// Environment: BENCH_ROUNDS (>= 3, default 5), BENCH_BATCH_SIZE (256), BENCH_WORKERS and
+// BENCH_THREADS (INFERENCE_WORKERS / INFERENCE_INTRA_OP_THREADS of the pipeline's sidecar;
+// default: sized), BENCH_PIPELINE_DEPTH (SAMPLER_PIPELINE_DEPTH; default: sized), BENCH_SECONDS
+// (target seconds per measured side, 2), BENCH_MODELS (comma list), BENCH_MODELS_DIR (default
+// <repo>/models), BENCH_PARTS (certify,pipeline,transforms,health), BENCH_CERTIFY_IMAGES (24 per
+// side), BENCH_CERTIFY_ROUNDS (3).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,10 +23,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
-import { Distribution, encodeFloat32Tensor, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
+import { Distribution, encodeFloat32Tensor, InferenceServiceClient, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
 import { fillNormals } from '@glcert/stats';
 import { applyTransformBatch, TRANSFORMS, TransformScratch, type TransformKey } from '@glcert/transforms';
+import { certifyOverRaw } from './certify';
+import { RawPool } from './raw';
+
+/** GetModelMetadata response header of the inference sidecar (services/inference). */
+const WORKERS_HEADER = 'glcert-inference-workers';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MODELS_DIR = path.resolve(ROOT, process.env['BENCH_MODELS_DIR'] ?? 'models');
@@ -35,16 +45,22 @@ function envInt(name: string, fallback: number, min = 1): number {
 
 const ROUNDS = Math.max(3, envInt('BENCH_ROUNDS', 5));
 const BATCH = envInt('BENCH_BATCH_SIZE', 256);
-const THREADS = envInt('BENCH_THREADS', 1);
-const DEPTH = envInt('BENCH_PIPELINE_DEPTH', 2);
+/** Unset: the service's sized default. */
+const optionalInt = (name: string): number | undefined => (process.env[name] ? envInt(name, 1) : undefined);
+const WORKERS = optionalInt('BENCH_WORKERS');
+const THREADS = process.env['BENCH_THREADS'] ? envInt('BENCH_THREADS', 1, 0) : undefined;
+const DEPTH = optionalInt('BENCH_PIPELINE_DEPTH');
+const CORES = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+const CERTIFY_IMAGES = envInt('BENCH_CERTIFY_IMAGES', 24);
+const CERTIFY_ROUNDS = Math.max(1, envInt('BENCH_CERTIFY_ROUNDS', 3));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
 const MODELS = (process.env['BENCH_MODELS'] ?? 'mnist-cnn,cifar-resnet20-shape').split(',').map((s) => s.trim()).filter(Boolean);
-const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'pipeline,transforms,health').split(',').map((s) => s.trim()));
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'certify,pipeline,transforms,health').split(',').map((s) => s.trim()));
 const TRANSFORM_MODEL = 'cifar-resnet20-shape';
 const FAMILIES: TransformKey[] = ['b', 'c', 'cb', 'g', 'gc', 't', 'r', 'bt'];
 /** ALGORITHM.md section 7 / the transforms presets (translation as for CIFAR). */
 const SIGMA: Record<string, number> = { b: 0.3, k: 0.3, g: 0.1, tx: 15, ty: 15, r: 2 };
-const TARGETS = { pipeline_over_raw: 0.9, transform_light: 0.05, transform_heavy: 0.15, health_p99_ms: 50 };
+const TARGETS = { certify_over_raw: 0.95, pipeline_over_raw: 0.9, transform_light: 0.05, transform_heavy: 0.15, health_p99_ms: 50 };
 const HEAVY = new Set<TransformKey>(['g', 'gc', 'r']);
 
 const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
@@ -144,23 +160,17 @@ function countSamples(client: SamplingServiceClient, req: samplingV1.CountSample
   );
 }
 
+/** One session of one intra-op thread: transform vs forward-pass cost, per core. */
 async function session(model: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path.join(MODELS_DIR, model, 'model.onnx'), {
     executionProviders: ['cpu'],
-    intraOpNumThreads: THREADS,
+    intraOpNumThreads: 1,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
 }
 
-/** Samples/s of a plain loop: session.run on one pre-built batch tensor, `n` samples. */
-async function rawRate(s: ort.InferenceSession, input: ort.Tensor, n: number): Promise<number> {
-  const runs = Math.ceil(n / BATCH);
-  const t0 = performance.now();
-  for (let i = 0; i < runs; i++) await s.run({ [s.inputNames[0]!]: input });
-  return (runs * BATCH) / ((performance.now() - t0) / 1000);
-}
 
 /** Per-thread scheduler times of a process (Linux /proc schedstat: ns on CPU, ns runnable but waiting). */
 type ThreadTimes = Map<string, { run: number; wait: number }>;
@@ -185,34 +195,49 @@ function delta(before: ThreadTimes, after: ThreadTimes): Array<{ tid: string; ru
 
 /**
  * Where the pipeline's time went, from the kernel's per-thread accounting (Linux only): the
- * inference worker (the busiest inference thread) running, or runnable but waiting for a CPU;
- * what is left of the wall time it sat idle waiting for work. Plus the CPU every other thread
- * of both services spent, relative to the worker's.
+ * inference workers (the `workers` busiest inference threads) running, or runnable but waiting
+ * for a CPU, and what is left of their wall time idle waiting for work (averaged over workers).
+ * Plus the CPU every other thread of both services spent, relative to the workers'.
  */
 function sidecarAccounting(
   before: { inference?: ThreadTimes; sampler?: ThreadTimes },
   after: { inference?: ThreadTimes; sampler?: ThreadTimes },
   wallMs: number,
+  workers: number,
 ): Record<string, number> | undefined {
   if (!before.inference || !after.inference || !before.sampler || !after.sampler) return undefined;
   const inf = delta(before.inference, after.inference).sort((a, b) => b.run - a.run);
-  const worker = inf[0]!;
-  const others = inf.slice(1).reduce((a, t) => a + t.run, 0) + delta(before.sampler, after.sampler).reduce((a, t) => a + t.run, 0);
+  const busy = inf.slice(0, workers);
+  const run = busy.reduce((a, t) => a + t.run, 0);
+  const wait = busy.reduce((a, t) => a + t.wait, 0);
+  const others = inf.slice(workers).reduce((a, t) => a + t.run, 0) + delta(before.sampler, after.sampler).reduce((a, t) => a + t.run, 0);
+  const span = wallMs * busy.length;
   return {
-    worker_running: round(worker.run / wallMs, 3),
-    worker_waiting_for_cpu: round(worker.wait / wallMs, 3),
-    worker_idle: round(Math.max(0, 1 - (worker.run + worker.wait) / wallMs), 3),
-    other_threads_cpu_over_worker_cpu: round(others / worker.run, 3),
+    worker_running: round(run / span, 3),
+    worker_waiting_for_cpu: round(wait / span, 3),
+    worker_idle: round(Math.max(0, 1 - (run + wait) / span), 3),
+    other_threads_cpu_over_worker_cpu: round(others / run, 3),
   };
 }
 
 interface Pipeline {
   inferencePid?: number;
+  /** Worker threads of the sidecar (GetModelMetadata's glcert-inference-workers header). */
+  inferenceWorkers: number;
   samplerPid?: number;
   client: SamplingServiceClient;
   samplerHealth: HealthClient;
   inferenceHealth: HealthClient;
   close(): Promise<void>;
+}
+
+/** The sidecar's worker count, from its GetModelMetadata response headers. */
+function sidecarWorkers(address: string, model: string): Promise<number> {
+  const client = createClient(InferenceServiceClient, address);
+  return new Promise<number>((resolve, reject) => {
+    const call = client.getModelMetadata({ name: model }, (err) => err && reject(err));
+    call.on('metadata', (md: grpc.Metadata) => resolve(Number(md.get(WORKERS_HEADER)[0] ?? 1)));
+  }).finally(() => client.close());
 }
 
 async function startPipeline(): Promise<Pipeline> {
@@ -221,8 +246,8 @@ async function startPipeline(): Promise<Pipeline> {
   const inference = startChild('inference', 'services/inference/src/main.ts', {
     INFERENCE_HOST: '127.0.0.1',
     INFERENCE_PORT: String(inferencePort),
-    INFERENCE_WORKERS: '1',
-    INFERENCE_INTRA_OP_THREADS: String(THREADS),
+    ...(WORKERS !== undefined ? { INFERENCE_WORKERS: String(WORKERS) } : {}),
+    ...(THREADS !== undefined ? { INFERENCE_INTRA_OP_THREADS: String(THREADS) } : {}),
     INFERENCE_MAX_BATCH_SIZE: String(BATCH),
     MODELS_DIR,
   });
@@ -231,14 +256,18 @@ async function startPipeline(): Promise<Pipeline> {
     SAMPLER_PORT: String(samplerPort),
     INFERENCE_ADDR: `127.0.0.1:${inferencePort}`,
     SAMPLER_BATCH_SIZE: String(BATCH),
-    SAMPLER_PIPELINE_DEPTH: String(DEPTH),
+    ...(WORKERS !== undefined ? { INFERENCE_WORKERS: String(WORKERS) } : {}),
+    ...(DEPTH !== undefined ? { SAMPLER_PIPELINE_DEPTH: String(DEPTH) } : {}),
   });
   const client = createClient(SamplingServiceClient, `127.0.0.1:${samplerPort}`, { defaultDeadlineMs: 600_000 });
   const samplerHealth = createHealthClient(`127.0.0.1:${samplerPort}`);
   const inferenceHealth = createHealthClient(`127.0.0.1:${inferencePort}`);
   await waitServing(inferenceHealth, 'inference');
   await waitServing(samplerHealth, 'sampler');
+  const inferenceWorkers = await sidecarWorkers(`127.0.0.1:${inferencePort}`, MODELS[0] ?? 'mnist-cnn');
+  log(`inference sidecar: ${inferenceWorkers} workers`);
   return {
+    inferenceWorkers,
     inferencePid: inference.pid,
     samplerPid: sampler.pid,
     client,
@@ -270,52 +299,55 @@ function countRequest(model: string, key: TransformKey, start: number, n: number
 
 async function pipelineOverRaw(p: Pipeline, model: string) {
   const chw = chwOf(model);
-  const s = await session(model);
-  // pre-built input: transformed images (content does not change the cost of a forward pass)
-  const data = new Float32Array(BATCH * chw[0] * chw[1] * chw[2]);
-  for (let i = 0; i < BATCH; i++) data.set(image(chw), i * image(chw).length);
-  const input = new ort.Tensor('float32', data, [BATCH, ...chw]);
-  // warm-up both sides, then size the runs to ~SECONDS each
-  const warm = await rawRate(s, input, BATCH * 4);
-  await countSamples(p.client, countRequest(model, 'cb', 0, BATCH * 4));
-  const n = Math.max(BATCH * 4, Math.round((warm * SECONDS) / BATCH) * BATCH);
-  log(`${model}: ${n} samples per side, ${ROUNDS} rounds (raw warm-up ${round(warm)} samples/s)`);
-  const rounds: Array<{ raw: number; pipeline: number; ratio: number; sampler_seconds: number; sidecar?: Record<string, number> }> = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    // the raw loop runs session.run on this process's main thread (tid = pid)
-    const rawBefore = threadTimes(process.pid)?.get(String(process.pid));
-    const tr = performance.now();
-    const raw = await rawRate(s, input, n);
-    const rawWallMs = performance.now() - tr;
-    const rawAfter = threadTimes(process.pid)?.get(String(process.pid));
-    const rawWaiting = rawBefore && rawAfter ? round((rawAfter.wait - rawBefore.wait) / rawWallMs, 3) : undefined;
-    const before = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
-    const t0 = performance.now();
-    const res = await countSamples(p.client, countRequest(model, 'cb', (r + 1) * n, n));
-    const wallMs = performance.now() - t0;
-    const after = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
-    const pipeline = n / (wallMs / 1000);
-    const sidecar = sidecarAccounting(before, after, wallMs);
-    if (sidecar && rawWaiting !== undefined) sidecar['raw_thread_waiting_for_cpu'] = rawWaiting;
-    rounds.push({ raw: round(raw), pipeline: round(pipeline), ratio: round(pipeline / raw), sampler_seconds: round(res.computeSeconds), ...(sidecar ? { sidecar } : {}) });
-    log(`${model} round ${r + 1}: raw ${round(raw)}/s, pipeline ${round(pipeline)}/s, ratio ${round(pipeline / raw)}${sidecar ? ` ${JSON.stringify(sidecar)}` : ''}`);
+  const file = path.join(MODELS_DIR, model, 'model.onnx');
+  const pools = { workers: await RawPool.start('workers', CORES, file, chw, BATCH), threads: await RawPool.start('threads', CORES, file, chw, BATCH) };
+  try {
+    // warm-up both sides, then size the runs to ~SECONDS each
+    const warm = Math.max(await pools.workers.fixed(4 * CORES, BATCH), await pools.threads.fixed(4 * CORES, BATCH));
+    await countSamples(p.client, countRequest(model, 'cb', 0, BATCH * 4));
+    const n = Math.max(BATCH * 4 * CORES, Math.round((warm * SECONDS) / BATCH) * BATCH);
+    log(`${model}: ${n} samples per side, ${ROUNDS} rounds (raw warm-up ${round(warm)} samples/s on ${CORES} cores)`);
+    const rounds: Array<{ raw_workers: number; raw_threads: number; pipeline: number; ratio: number; sampler_seconds: number; sidecar?: Record<string, number> }> = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const rawWorkers = await pools.workers.fixed(n / BATCH, BATCH);
+      const rawThreads = await pools.threads.fixed(n / BATCH, BATCH);
+      const raw = Math.max(rawWorkers, rawThreads);
+      const before = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
+      const t0 = performance.now();
+      const res = await countSamples(p.client, countRequest(model, 'cb', (r + 1) * n, n));
+      const wallMs = performance.now() - t0;
+      const after = { inference: threadTimes(p.inferencePid), sampler: threadTimes(p.samplerPid) };
+      const pipeline = n / (wallMs / 1000);
+      const sidecar = sidecarAccounting(before, after, wallMs, p.inferenceWorkers);
+      rounds.push({
+        raw_workers: round(rawWorkers),
+        raw_threads: round(rawThreads),
+        pipeline: round(pipeline),
+        ratio: round(pipeline / raw),
+        sampler_seconds: round(res.computeSeconds),
+        ...(sidecar ? { sidecar } : {}),
+      });
+      log(`${model} round ${r + 1}: raw ${round(rawWorkers)}/s (${CORES} workers) ${round(rawThreads)}/s (${CORES} threads), pipeline ${round(pipeline)}/s, ratio ${round(pipeline / raw)}${sidecar ? ` ${JSON.stringify(sidecar)}` : ''}`);
+    }
+    const sidecarMedian = (key: string): number | undefined => {
+      const xs = rounds.flatMap((x) => (x.sidecar?.[key] === undefined ? [] : [x.sidecar[key]!]));
+      return xs.length ? round(median(xs), 3) : undefined;
+    };
+    return {
+      samples_per_side: n,
+      raw_workers_samples_per_s: round(median(rounds.map((x) => x.raw_workers))),
+      raw_threads_samples_per_s: round(median(rounds.map((x) => x.raw_threads))),
+      pipeline_samples_per_s: round(median(rounds.map((x) => x.pipeline))),
+      pipeline_over_raw: round(median(rounds.map((x) => x.ratio))),
+      sidecar_worker_idle: sidecarMedian('worker_idle'),
+      sidecar_worker_waiting_for_cpu: sidecarMedian('worker_waiting_for_cpu'),
+      other_threads_cpu_over_worker_cpu: sidecarMedian('other_threads_cpu_over_worker_cpu'),
+      rounds,
+    };
+  } finally {
+    await pools.workers.close();
+    await pools.threads.close();
   }
-  await s.release();
-  const sidecarMedian = (key: string): number | undefined => {
-    const xs = rounds.flatMap((x) => (x.sidecar?.[key] === undefined ? [] : [x.sidecar[key]!]));
-    return xs.length ? round(median(xs), 3) : undefined;
-  };
-  return {
-    samples_per_side: n,
-    raw_samples_per_s: round(median(rounds.map((x) => x.raw))),
-    pipeline_samples_per_s: round(median(rounds.map((x) => x.pipeline))),
-    pipeline_over_raw: round(median(rounds.map((x) => x.ratio))),
-    sidecar_worker_idle: sidecarMedian('worker_idle'),
-    sidecar_worker_waiting_for_cpu: sidecarMedian('worker_waiting_for_cpu'),
-    raw_thread_waiting_for_cpu: sidecarMedian('raw_thread_waiting_for_cpu'),
-    other_threads_cpu_over_worker_cpu: sidecarMedian('other_threads_cpu_over_worker_cpu'),
-    rounds,
-  };
 }
 
 async function transformOverInference() {
@@ -404,24 +436,37 @@ async function main(): Promise<void> {
     if (!ok) log(`model ${m} not found in ${MODELS_DIR}: skipped`);
     return ok;
   });
-  log(`starting services (threads ${THREADS}, batch ${BATCH}, depth ${DEPTH})`);
-  const p = await startPipeline();
   const summary: Record<string, unknown> = {
     bench: 'pipeline',
-    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version, loadavg_start: os.loadavg().map((x) => round(x, 3)) },
-    settings: { rounds: ROUNDS, batch_size: BATCH, intra_op_threads: THREADS, pipeline_depth: DEPTH, transform_for_pipeline: 'cb' },
+    machine: { cpus: os.cpus().length, available_parallelism: CORES, cpu_model: os.cpus()[0]?.model, node: process.version, loadavg_start: os.loadavg().map((x) => round(x, 3)) },
+    settings: {
+      rounds: ROUNDS,
+      batch_size: BATCH,
+      inference_workers: WORKERS ?? 'sized',
+      intra_op_threads: THREADS ?? 'sized',
+      pipeline_depth: DEPTH ?? 'sized',
+      transform_for_pipeline: 'cb',
+      certify_images_per_side: CERTIFY_IMAGES,
+      certify_rounds: CERTIFY_ROUNDS,
+    },
     targets: TARGETS,
   };
+  if (PARTS.has('certify')) {
+    summary['certify_over_raw'] = await certifyOverRaw({ root: ROOT, modelsDir: MODELS_DIR, rounds: CERTIFY_ROUNDS, images: CERTIFY_IMAGES, log });
+  }
+  const needPipeline = PARTS.has('pipeline') || PARTS.has('health');
+  log(`starting services (workers ${WORKERS ?? 'sized'}, threads ${THREADS ?? 'sized'}, batch ${BATCH}, depth ${DEPTH ?? 'sized'})`);
+  const p = needPipeline ? await startPipeline() : undefined;
   try {
     if (PARTS.has('pipeline')) {
       const pipeline: Record<string, unknown> = {};
-      for (const m of MODELS) pipeline[m] = models.includes(m) ? await pipelineOverRaw(p, m) : { skipped: 'model not found' };
+      for (const m of MODELS) pipeline[m] = models.includes(m) ? await pipelineOverRaw(p!, m) : { skipped: 'model not found' };
       summary['pipeline_over_raw'] = pipeline;
     }
     if (PARTS.has('transforms')) summary['transform_over_inference'] = await transformOverInference();
-    if (PARTS.has('health')) summary['health_under_load'] = await healthUnderLoad(p);
+    if (PARTS.has('health')) summary['health_under_load'] = await healthUnderLoad(p!);
   } finally {
-    await p.close();
+    await p?.close();
   }
   summary['machine'] = { ...(summary['machine'] as object), loadavg_end: os.loadavg().map((x) => round(x, 3)) };
   summary['elapsed_s'] = round((performance.now() - started) / 1000, 3);

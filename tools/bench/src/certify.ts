@@ -1,0 +1,166 @@
+// `certify_over_raw`: images/s of the real stack (the five services as `glcert up` starts them,
+// with their defaults, and `glcert certify-dataset` over data/mnist-test) over images/s of raw
+// onnxruntime-node loops on every core doing the same forward passes (noise + run + argmax,
+// n0 + n per image, in the same batches). Measured side by side: each round runs both raw
+// layouts (./raw.ts) and the stack on the same images; the ratio of a round is the stack over the
+// better raw layout of that round, and the figure is the median over rounds.
+//
+// Also, per process of the stack (and this process, which is certify-dataset's client), the CPU
+// it used during the stack's side, from /proc/<pid>/stat (utime + stime, all its threads).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the benchmark measures the stack and the command a user runs (startStack, certify-dataset)
+import { run as runCli, startStack, type Stack } from '@glcert/cli';
+import { decodeImage, readImageFolder } from '@glcert/imaging';
+import { RawPool, type RawLayout } from './raw';
+
+export interface CertifyBenchOptions {
+  root: string;
+  modelsDir: string;
+  rounds: number;
+  /** Images per side per round. */
+  images: number;
+  log: (msg: string) => void;
+}
+
+const MODEL = 'mnist-cnn';
+const SIGMA = 0.3;
+const N0 = 200;
+const N = 1000;
+const ALPHA = 0.001;
+/** The sampler's default batch on this machine: the raw loops run the same batch shapes. */
+const RAW_BATCH = 256;
+
+const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** CPU seconds (user + system, every thread) of a process so far; undefined when unreadable. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces) start at state (field 3)
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+async function loadImages(dir: string, count: number): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for await (const item of readImageFolder(dir, { limit: count })) {
+    out.push((await decodeImage(item.bytes, { channels: 1, height: 28, width: 28 })).tensor);
+  }
+  return out;
+}
+
+function certifyArgs(dataDir: string, certifier: string, images: number, out: string): string[] {
+  return [
+    'certify-dataset', dataDir,
+    '--model', MODEL,
+    '--transform', 'b', '--box', 'b=-0.2:0.2', '--sigma', `b=${SIGMA}`,
+    '--n0', String(N0), '--n', String(N), '--alpha', String(ALPHA),
+    '--seed', '2026',
+    '--limit', String(images),
+    '--certifier', certifier,
+    '--out', out,
+    '--json',
+  ];
+}
+
+export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<string, unknown>> {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const dataDir = path.join(o.root, 'data', 'mnist-test');
+  const images = await loadImages(dataDir, o.images);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'glcert-bench-'));
+  const sizing: string[] = [];
+  let stack: Stack | undefined;
+  const pools: Partial<Record<RawLayout, RawPool>> = {};
+  try {
+    o.log(`certify_over_raw: starting the stack (glcert up defaults), ${cores} cores`);
+    stack = await startStack({
+      basePort: 0,
+      keysDir: path.join(tmp, 'keys'),
+      boundsCacheDir: path.join(tmp, 'bounds-cache'),
+      modelsDir: o.modelsDir,
+      onLine: (proc, line) => {
+        if (line.includes('sizing:')) sizing.push(`${proc.name}: ${(JSON.parse(line) as { msg: string }).msg}`);
+      },
+    });
+    const file = path.join(o.modelsDir, MODEL, 'model.onnx');
+    for (const layout of ['workers', 'threads'] as const) pools[layout] = await RawPool.start(layout, cores, file, [1, 28, 28], RAW_BATCH);
+
+    const certifyOnce = async (label: string, count = images.length): Promise<{ rate: number; cpu: Record<string, number> }> => {
+      const out = path.join(tmp, `results-${label}.jsonl`);
+      const procs = [...stack!.processes.map((p) => ({ name: p.name, pid: p.pid })), { name: 'client (certify-dataset)', pid: process.pid }];
+      const before = procs.map((p) => cpuSeconds(p.pid));
+      const errors: string[] = [];
+      const t0 = performance.now();
+      const code = await runCli(certifyArgs(dataDir, stack!.addresses.certifier, count, out), { out: () => undefined, err: (t) => errors.push(t) });
+      const wall = (performance.now() - t0) / 1000;
+      if (code !== 0) throw new Error(`certify-dataset exited ${code}: ${errors.join('').slice(-500)}`);
+      const cpu: Record<string, number> = {};
+      procs.forEach((p, i) => {
+        const after = cpuSeconds(p.pid);
+        if (after !== undefined && before[i] !== undefined) cpu[p.name] = round((after - before[i]!) / wall, 3);
+      });
+      return { rate: count / wall, cpu };
+    };
+
+    // warm-up: both sides once on a few images (JIT, connections, the bound's cache)
+    await certifyOnce('warm', Math.min(images.length, 2 * cores));
+    for (const pool of Object.values(pools)) await pool!.certify(images.slice(0, cores), SIGMA, N0, N);
+
+    const rounds: Array<Record<string, unknown>> = [];
+    const ratios: number[] = [];
+    const stackRates: number[] = [];
+    const rawRates: Record<RawLayout, number[]> = { workers: [], threads: [] };
+    const cpuRounds: Array<Record<string, number>> = [];
+    for (let r = 0; r < o.rounds; r++) {
+      const raw: Partial<Record<RawLayout, number>> = {};
+      for (const layout of ['workers', 'threads'] as const) raw[layout] = await pools[layout]!.certify(images, SIGMA, N0, N);
+      const { rate, cpu } = await certifyOnce(String(r));
+      const best = Math.max(raw.workers!, raw.threads!);
+      ratios.push(rate / best);
+      stackRates.push(rate);
+      rawRates.workers.push(raw.workers!);
+      rawRates.threads.push(raw.threads!);
+      cpuRounds.push(cpu);
+      rounds.push({ stack: round(rate), raw_workers: round(raw.workers!), raw_threads: round(raw.threads!), ratio: round(rate / best), cpu_cores: cpu });
+      o.log(`certify round ${r + 1}: stack ${round(rate)} images/s, raw ${round(raw.workers!)} (${cores} workers x 1 thread) / ${round(raw.threads!)} (1 x ${cores} threads), ratio ${round(rate / best)}; cpu ${JSON.stringify(cpu)}`);
+    }
+    const cpuMedian: Record<string, number> = {};
+    for (const name of Object.keys(cpuRounds[0] ?? {})) cpuMedian[name] = round(median(cpuRounds.map((c) => c[name] ?? 0)), 3);
+    const total = Object.values(cpuMedian).reduce((a, b) => a + b, 0);
+    return {
+      model: MODEL,
+      threat_model: `brightness b in +-0.2, sigma ${SIGMA}`,
+      n0: N0,
+      n: N,
+      alpha: ALPHA,
+      images_per_side: images.length,
+      cores,
+      sizing,
+      stack_images_per_s: round(median(stackRates)),
+      raw_workers_images_per_s: round(median(rawRates.workers)),
+      raw_threads_images_per_s: round(median(rawRates.threads)),
+      certify_over_raw: round(median(ratios)),
+      // cores each process kept busy during the stack's side (cpu seconds / wall seconds), and each one's share
+      cpu_cores_by_process: cpuMedian,
+      cpu_share_by_process: Object.fromEntries(Object.entries(cpuMedian).map(([k, v]) => [k, round(v / (total || 1), 3)])),
+      rounds,
+    };
+  } finally {
+    for (const pool of Object.values(pools)) await pool?.close();
+    await stack?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
