@@ -28,7 +28,7 @@ import {
   signCertificate,
 } from '@glcert/certificate';
 import { inputSha256, prepareInput } from '@glcert/imaging';
-import { createClient, createLogger, readConfig } from '@glcert/runtime';
+import { createClient, createLogger, decodeStatus, readConfig } from '@glcert/runtime';
 import { clopperPearsonLower, GENERATOR_NAME } from '@glcert/stats';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: real dependencies in-process
 import { startInferenceService, type RunningInferenceService } from '@glcert/inference';
@@ -264,6 +264,32 @@ describe('VerificationService', () => {
     const badImage = (await audit(cert, Buffer.from('not an image')).catch((e: unknown) => e)) as grpc.ServiceError;
     expect(badImage.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(badImage.details).toMatch(/image/);
+    expect((await verify(cert)).valid).toBe(true);
+  });
+
+  it('long identifiers in a certificate (outside or inside the envelope) or too many keys: INVALID_ARGUMENT naming the field, short, nothing replayed (issue 11)', async () => {
+    const fail = async (p: Promise<unknown>): Promise<grpc.ServiceError> => (await p.then(() => undefined, (e: unknown) => e)) as grpc.ServiceError;
+    const fieldsOf = (err: grpc.ServiceError): string[] => decodeStatus(err)?.badRequest?.fieldViolations.map((v) => v.field) ?? [];
+    const cert = await issue();
+    const signedLong = await issue({ modelName: 'm'.repeat(10_000), requestId: 'r'.repeat(300) });
+    const countsBefore = sampler.stats.countCalls;
+    // 64 kB model_name outside the envelope: the audit used to drop the verifier's sampler connection
+    const outer = { ...cert, modelName: 'm'.repeat(64 << 10) };
+    for (const err of [await fail(audit(outer, png)), await fail(verify(outer))]) {
+      expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+      expect(fieldsOf(err)).toEqual(['certificate.model_name']);
+      expect(err.details.length).toBeLessThan(300);
+    }
+    // inside the signed payload (the envelope alone)
+    const bare = Certificate.fromPartial({ dsseEnvelope: signedLong.dsseEnvelope });
+    for (const err of [await fail(audit(bare, png)), await fail(verify(bare))]) {
+      expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+      expect(fieldsOf(err)).toEqual(['certificate.dsse_envelope.payload.request_id', 'certificate.dsse_envelope.payload.model_name']);
+      expect(err.details.length).toBeLessThan(300);
+    }
+    const keys = Array.from({ length: 1000 }, () => ({ keyId: 'k', algorithm: 'ed25519', publicKeyDer: Buffer.alloc(0), publicKeyPem: 'x' }));
+    expect(fieldsOf(await fail(verify(cert, keys)))).toEqual(['public_keys']);
+    expect(sampler.stats.countCalls).toBe(countsBefore);
     expect((await verify(cert)).valid).toBe(true);
   });
 });

@@ -21,6 +21,7 @@ import {
   decodeStatus,
   InvalidArgumentError,
   propagate,
+  rejectViolations,
   startService,
   unaryHandler,
   type CallContext,
@@ -29,6 +30,7 @@ import {
   type SignalTarget,
 } from '@glcert/runtime';
 import { SERVICE_NAME, type VerifierConfig } from './config';
+import { certificateViolations, publicKeysViolations } from './limits';
 
 type UnaryMethod<Req, Res> = (
   req: Req,
@@ -102,10 +104,13 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     call: grpc.ServerUnaryCall<verifyV1.VerifyCertificateRequest, verifyV1.VerifyCertificateResponse>,
   ): Promise<verifyV1.VerifyCertificateResponse> => {
     if (!req.certificate) throw new InvalidArgumentError('certificate', 'is required');
+    // sizes and identifiers first (./limits): nothing long is parsed, quoted or sent on
+    rejectViolations([...certificateViolations(req.certificate), ...publicKeysViolations(req.publicKeys)]);
     const keys = keyRing(req.publicKeys);
     // version 2: the bound is looked up for what the envelope's payload says (checkCertificate
     // verifies the signature over those bytes and reports any difference from the outer fields)
     const cert = openCertificate(req.certificate, keys).certificate;
+    if (req.certificate.dsseEnvelope) rejectViolations(certificateViolations(cert, 'certificate.dsse_envelope.payload'));
     let bound: Bound | undefined;
     let boundProblem: string | undefined;
     try {
@@ -164,6 +169,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     ctx: CallContext,
   ): Promise<verifyV1.AuditCertificateResponse> => {
     if (!req.certificate) throw new InvalidArgumentError('certificate', 'is required');
+    rejectViolations(certificateViolations(req.certificate));
     let cert: Certificate;
     try {
       // the replay is of what the envelope's payload says (the audit does not check signatures)
@@ -171,6 +177,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     } catch (e) {
       throw new InvalidArgumentError('certificate.dsse_envelope.payload', (e as Error).message.replace(/^dsse_envelope\.payload: /, ''));
     }
+    if (req.certificate.dsseEnvelope) rejectViolations(certificateViolations(cert, 'certificate.dsse_envelope.payload'));
     if (!cert.modelName) throw new InvalidArgumentError('certificate.model_name', 'is required');
     const n0 = Number(cert.n0);
     const n = Number(cert.n);
