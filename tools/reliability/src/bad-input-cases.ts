@@ -61,12 +61,17 @@ export interface Fixtures {
   certificate: Certificate;
 }
 
+/** The hostile families of issue 11 (docs/bad-input.md lists each family's rows). */
+export type Family = 'numbers' | 'strings' | 'cost' | 'other';
+
 interface BaseCase {
   /** Stable id (kebab-case). */
   id: string;
   rpc: Rpc;
   /** What is wrong with the input, for the table. */
   input: string;
+  /** Which hostile family the case belongs to, if any. */
+  family?: Family;
 }
 
 export interface UnaryCase extends BaseCase {
@@ -219,18 +224,17 @@ const certifyCases: BadInputCase[] = [
   certify('sigma-negative', 'sigma -0.3', () => ({ threatModel: sigma(-0.3) }), INVALID('threat_model.smoothing[0].sigma')),
   certify('sigma-nan', 'sigma NaN', () => ({ threatModel: sigma(NaN) }), INVALID('threat_model.smoothing[0].sigma')),
   certify('sigma-inf', 'sigma +Inf', () => ({ threatModel: sigma(Infinity) }), INVALID('threat_model.smoothing[0].sigma')),
-  certify('alpha-zero', 'alpha 0', () => ({ alpha: 0 }), INVALID('alpha')),
   certify('alpha-one', 'alpha 1', () => ({ alpha: 1 }), INVALID('alpha')),
   certify('alpha-negative', 'alpha -0.01', () => ({ alpha: -0.01 }), INVALID('alpha')),
   certify('alpha-above-one', 'alpha 1.5', () => ({ alpha: 1.5 }), INVALID('alpha')),
   certify('alpha-nan', 'alpha NaN', () => ({ alpha: NaN }), INVALID('alpha')),
-  certify('n0-zero', 'n0 0', () => ({ n0: 0n }), INVALID('n0')),
   certify('n0-negative', 'n0 -5', () => ({ n0: -5n }), INVALID('n0')),
   certify('n0-over-max', `n0 ${MAX_N + 1} (CERTIFIER_MAX_N = ${MAX_N})`, () => ({ n0: BigInt(MAX_N + 1) }), INVALID('n0')),
-  certify('n-zero', 'n 0', () => ({ n: 0n }), INVALID('n')),
   certify('n-negative', 'n -100', () => ({ n: -100n }), INVALID('n')),
   certify('n-over-max', `n ${MAX_N + 1} (CERTIFIER_MAX_N = ${MAX_N})`, () => ({ n: BigInt(MAX_N + 1) }), INVALID('n')),
   certify('seed-negative', 'seed -1', () => ({ seed: -1n }), INVALID('seed')),
+  certify('unknown-preset', "preset 'zoom' (n0, n, alpha of 0 are defaults, not errors)", () => ({ threatModel: undefined, preset: 'zoom' }), INVALID('preset')),
+  certify('preset-and-threat-model', 'preset and threat_model both set', () => ({ preset: 'brightness' }), INVALID('preset')),
   certify('empty-model', "model ''", () => ({ model: '' }), INVALID('model')),
   certify('unknown-model', "model 'no-such-model'", () => ({ model: 'no-such-model' }), MODEL_NOT_FOUND),
   certify('bound-ns', 'bound_settings.ns 3 (numeric solver needs >= 10)', () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 3n }) }), INVALID('bound_settings.ns')),
@@ -266,7 +270,7 @@ const streamCases: BadInputCase[] = [
   streamEnd('config-alpha', 'config: alpha 2', (f) => [goodConfig({ alpha: 2 }), goodItem(f)], INVALID('config.alpha')),
   streamEnd('config-sigma', 'config: sigma 0', (f) => [goodConfig({ threatModel: sigma(0) }), goodItem(f)], INVALID('config.threat_model.smoothing[0].sigma')),
   streamEnd('config-inverted-box', 'config: inverted box', (f) => [goodConfig({ threatModel: boxOf(0.05, -0.05) }), goodItem(f)], INVALID('config.threat_model.box[0]')),
-  streamEnd('config-n-zero', 'config: n 0', (f) => [goodConfig({ n: 0n }), goodItem(f)], INVALID('config.n')),
+  streamEnd('config-n-negative', 'config: n -1', (f) => [goodConfig({ n: -1n }), goodItem(f)], INVALID('config.n')),
   streamEnd('config-n0-over-max', `config: n0 ${MAX_N + 1}`, (f) => [goodConfig({ n0: BigInt(MAX_N + 1) }), goodItem(f)], INVALID('config.n0')),
   streamEnd('config-unknown-transform', "config: transform 'zoom'", (f) => [goodConfig({ threatModel: tm({ transform: 'zoom' }) }), goodItem(f)], INVALID('config.threat_model.transform')),
   streamEnd('config-unknown-model', "config: model 'no-such-model'", (f) => [goodConfig({ model: 'no-such-model' }), goodItem(f)], MODEL_NOT_FOUND),
@@ -465,7 +469,10 @@ function zeroSigned(c: Certificate): Certificate {
   };
 }
 
-const hostileCertify: BadInputCase[] = [
+const ALL_ZERO_SIGNATURE_N = 900_000n;
+
+/** Tiny and huge numbers: every numeric field has a domain where the arithmetic is finite. */
+const numberCases: BadInputCase[] = [
   certify(
     'sigma-tiny-false-certificate',
     '2-0869.png, b in [-0.2, 0.2], sigma 1e-300, n0 100, n 500, alpha 0.001, seed 2026, AUTO (was CERTIFIED at threshold 0.50005; the closed form is 1)',
@@ -480,19 +487,26 @@ const hostileCertify: BadInputCase[] = [
     }),
     { code: 'OK', notCertified: true },
   ),
-  certify('sigma-huge', 'brightness sigma 1e300', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
+  certify('sigma-huge', 'brightness sigma 1e300 (was INTERNAL)', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
   certify('contrast-sigma-huge', 'contrast k in [0.8, 1.2], sigma 1e3 (was INTERNAL: k = Infinity)', () => ({ threatModel: contrast(1e3) }), INVALID(SIGMA0)),
-  certify('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
-  certify('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
+  certify('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO (was INTERNAL)', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
+  certify('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC (was INTERNAL)', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
   certify(
     'contrast-pixels-huge',
-    'tensor of pixels 3.4e38 (finite float32) with contrast',
+    'tensor of pixels 3.4e38 (finite float32) with contrast (was INTERNAL)',
     () => ({ input: { $case: 'tensor', tensor: tensor([...MNIST_CHW_SHAPE], 3.4e38) }, threatModel: contrast(0.3) }),
     INVALID('tensor.raw_contents'),
   ),
-  certify('box-proto-name', "box: parameter '__proto__'", () => ({ threatModel: boxName('__proto__') }), INVALID('threat_model.box[0].name')),
-  certify('smoothing-proto-name', "smoothing: parameter '__proto__'", () => ({ threatModel: smoothingName('__proto__') }), INVALID('threat_model.smoothing[0].name')),
-  certify('model-1mb', 'model name of 1,000,000 bytes (was UNAVAILABLE: Connection dropped, 17 s)', () => ({ model: longName(1_000_000) }), {
+  count('blur-sigma-huge', 'blur r in [0, 1], sigma 1e300, 2 samples (was INTERNAL: Invalid typed array length)', () => ({ threatModel: blur(1e300), endIndex: 2n }), INVALID(SIGMA0)),
+  threshold('sigma-huge', 'brightness sigma 1e300 (was OK: an uncertifiable threshold 0.5)', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
+  threshold('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO (was INTERNAL)', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
+  threshold('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC (was INTERNAL)', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
+  threshold('blur-sigma-tiny', 'blur r in [0, 1], sigma 1e-300, AUTO (was INTERNAL)', () => ({ threatModel: blur(1e-300), boundSettings: AUTO }), INVALID(SIGMA0)),
+];
+
+/** Long or odd strings: identifiers are bounded at the edge and never echoed at length. */
+const stringCases: BadInputCase[] = [
+  certify('model-1mb', 'model name of 1,000,000 bytes (was UNAVAILABLE: Connection dropped, after 17 s)', () => ({ model: longName(1_000_000) }), {
     ...INVALID('model'),
     maxMessageChars: SHORT,
   }),
@@ -500,19 +514,8 @@ const hostileCertify: BadInputCase[] = [
     ...INVALID('model'),
     maxMessageChars: SHORT,
   }),
-  certify('animated-png', 'image: an animated PNG (2 frames; was certified on its first frame silently)', (f) => ({ input: { $case: 'image', image: animatedPng(f.png) } }), INVALID('image')),
-];
-
-const hostileAudit: BadInputCase[] = [
-  unaryCase(
-    'AuditCertificate',
-    'zero-signature',
-    'certificate with an all-zero signature and n = 900000 (was: replays the samples before looking at the signature)',
-    (f) => goodAudit(f, { certificate: { ...zeroSigned(f.certificate), n: 900_000n } }),
-    { code: 'OK' },
-    /signature/,
-    20_000,
-  ),
+  certify('box-proto-name', "box: parameter '__proto__' (was accepted)", () => ({ threatModel: boxName('__proto__') }), INVALID('threat_model.box[0].name')),
+  certify('smoothing-proto-name', "smoothing: parameter '__proto__'", () => ({ threatModel: smoothingName('__proto__') }), INVALID('threat_model.smoothing[0].name')),
   unaryCase(
     'AuditCertificate',
     'model-name-60kb',
@@ -534,38 +537,37 @@ const hostileAudit: BadInputCase[] = [
     (f) => goodAudit(f, { certificate: { ...f.certificate, modelName: 'constructor' } }),
     MODEL_NOT_FOUND_ANY,
   ),
-];
-
-const hostileCount: BadInputCase[] = [
-  count('blur-sigma-huge', 'blur r in [0, 1], sigma 1e300, 2 samples (was INTERNAL: Invalid typed array length)', () => ({ threatModel: blur(1e300), endIndex: 2n }), INVALID(SIGMA0)),
-  unaryCase(
-    'CountSamples',
-    'blur-sigma-1e12',
-    'blur r in [0, 1], sigma 1e12, 2 samples, 5 s deadline (was: the sampler blocked, health checks timed out)',
-    (f) => goodCount(f, { threatModel: blur(1e12), endIndex: 2n }),
-    INVALID(SIGMA0),
-    undefined,
-    5_000,
-  ),
-  count('model-10kb', 'model name of 10,000 bytes', () => ({ model: longName(10_000) }), { ...INVALID('model'), maxMessageChars: SHORT }),
-];
-
-const hostileGetModel: BadInputCase[] = [
+  count('model-10kb', 'model name of 10,000 bytes (was echoed whole)', () => ({ model: longName(10_000) }), { ...INVALID('model'), maxMessageChars: SHORT }),
   unaryCase('GetModel', 'model-48kb', 'model name of 48,000 bytes (was UNAVAILABLE: Connection dropped)', () => goodGetModel({ model: longName(48_000) }), {
     ...INVALID('model'),
     maxMessageChars: SHORT,
   }),
 ];
 
-const hostileThreshold: BadInputCase[] = [
-  threshold('sigma-huge', 'brightness sigma 1e300', () => ({ threatModel: sigma(1e300) }), INVALID(SIGMA0)),
-  threshold('box-huge-auto', 'box b in [-1.7e308, 1.7e308], AUTO', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: AUTO }), INVALID(BOX0)),
-  threshold('box-huge-numeric', 'box b in [-1.7e308, 1.7e308], NUMERIC', () => ({ threatModel: boxOf(-HUGE, HUGE), boundSettings: NUMERIC_SMALL }), INVALID(BOX0)),
-  threshold('blur-sigma-tiny', 'blur r in [0, 1], sigma 1e-300, AUTO (was INTERNAL)', () => ({ threatModel: blur(1e-300), boundSettings: AUTO }), INVALID(SIGMA0)),
+/** Costly settings: what cannot finish in its deadline (or a server cap) is refused up front. */
+const costCases: BadInputCase[] = [
+  unaryCase(
+    'AuditCertificate',
+    'zero-signature',
+    `certificate with an all-zero signature and n = ${ALL_ZERO_SIGNATURE_N}, 20 s deadline (was: replayed the samples before looking at the signature)`,
+    (f) => goodAudit(f, { certificate: { ...zeroSigned(f.certificate), n: ALL_ZERO_SIGNATURE_N } }),
+    { code: 'OK' },
+    /signature/,
+    20_000,
+  ),
+  unaryCase(
+    'CountSamples',
+    'blur-sigma-1e12',
+    'blur r in [0, 1], sigma 1e12, 2 samples, 5 s deadline (was: the sampler blocked for 38 s, health checks timed out)',
+    (f) => goodCount(f, { threatModel: blur(1e12), endIndex: 2n }),
+    INVALID(SIGMA0),
+    undefined,
+    5_000,
+  ),
   unaryCase(
     'GetThreshold',
     'costly-short-deadline',
-    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (7.2e8 score evaluations, under the cap), 2 s deadline (was: solved on for minutes after the caller left)',
+    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (7.2e8 score evaluations, under the cap), 2 s deadline (was: DEADLINE_EXCEEDED, and the solve ran on)',
     () =>
       goodThreshold({
         threatModel: {
@@ -588,16 +590,22 @@ const hostileThreshold: BadInputCase[] = [
   ),
 ];
 
+/** Other inputs that were taken silently. */
+const otherHostileCases: BadInputCase[] = [
+  certify('animated-png', 'image: an animated PNG (2 frames; was certified on its first frame, silently)', (f) => ({ input: { $case: 'image', image: animatedPng(f.png) } }), INVALID('image')),
+];
+
+const tag = (family: Family, cases: BadInputCase[]): BadInputCase[] => cases.map((c) => ({ ...c, family }));
+
 export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   ...certifyCases,
-  ...hostileCertify,
   ...streamCases,
   ...verifyCases,
-  ...hostileAudit,
   ...countCases,
-  ...hostileCount,
-  ...hostileGetModel,
   ...classifyCases,
   ...thresholdCases,
-  ...hostileThreshold,
+  ...tag('numbers', numberCases),
+  ...tag('strings', stringCases),
+  ...tag('cost', costCases),
+  ...tag('other', otherHostileCases),
 ];

@@ -4,7 +4,7 @@
 // bad-input-doc.spec.ts fails when either committed copy differs from this output.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BAD_INPUT_CASES, SERVICE_OF, type BadInputCase, type Expected, type Rpc } from './bad-input-cases';
+import { BAD_INPUT_CASES, SERVICE_OF, type BadInputCase, type Expected, type Family, type Rpc } from './bad-input-cases';
 import { ROOT } from './fixtures';
 import { LIMITS, MAX_N, MAX_RANGE } from './limits';
 
@@ -16,17 +16,18 @@ const END = '<!-- bad-input:end -->';
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
 function describe(e: Expected): string {
-  if (e.code === 'OK') return 'OK';
+  if (e.code === 'OK') return e.notCertified ? 'OK, not CERTIFIED' : 'OK';
   const parts = [`**${e.code}**`];
   if (e.field) parts.push(`field \`${e.field}\``);
   if (e.reason) parts.push(`reason \`${e.reason}\``);
   if (!e.field && e.message) parts.push(`message ~ \`${e.message.source}\``);
+  if (e.maxMessageChars !== undefined) parts.push(`message <= ${e.maxMessageChars} characters`);
   return parts.join(', ');
 }
 
 function answer(c: BadInputCase): string {
   if (c.kind === 'unary') {
-    if (c.invalidBecause) return `OK with \`valid: false\`, a reason ~ \`${c.invalidBecause.source}\``;
+    if (c.invalidBecause) return `OK with \`${c.rpc === 'AuditCertificate' ? 'consistent' : 'valid'}: false\`, a reason ~ \`${c.invalidBecause.source}\``;
     return describe(c.expect);
   }
   if (c.item) return `in-band ${describe(c.item)} for that item; the next item is certified; stream ends ${describe(c.end)}`;
@@ -44,7 +45,9 @@ export function renderBadInputTable(cases: readonly BadInputCase[] = BAD_INPUT_C
     '`tools/reliability/src/bad-input.spec.ts`, which asserts the answer shown: the status code, and',
     'for INVALID_ARGUMENT a `google.rpc.BadRequest` field violation with exactly that field (also',
     'named in the status message). After every case a good request to the same RPC must succeed, so',
-    'no bad input takes a service down or leaves it wedged; no case may log an internal error.',
+    'no bad input takes a service down or leaves it wedged; no case may log an internal error. A Certify',
+    'that answers is also held to the closed form of its threat model (`closed-form.ts`): never CERTIFIED',
+    'with a threshold below it. A row with a deadline is sent with that deadline.',
     'Property-based tests (fast-check) in the same file send random bad values of the same kinds.',
     '',
     `Limits in that run: receive limits certifier ${LIMITS.certifier} B, sampler ${LIMITS.sampler} B,`,
@@ -53,14 +56,62 @@ export function renderBadInputTable(cases: readonly BadInputCase[] = BAD_INPUT_C
     'limit is refused by grpc-js before any handler runs (no details, so no field).',
     '',
   ];
-  lines.push(...caseTables(cases, '##'), `${cases.length} cases.`, '');
+  lines.push(...familySection(cases), ...caseTables(cases, '##'), `${cases.length} cases.`, '');
   return lines.join('\n');
+}
+
+/** What each hostile family is protected by, in words (the rows carry the family). */
+const FAMILIES: Record<Family, { title: string; rule: string[] }> = {
+  numbers: {
+    title: 'Tiny and huge numbers',
+    rule: [
+      'Every numeric field has a documented domain in which the arithmetic is known to be finite; a value',
+      'outside it is INVALID_ARGUMENT naming the field, never INTERNAL. No certificate is issued with a',
+      'threshold below the closed form (ALGORITHM.md section 5) where one exists: the solver refuses or',
+      'returns 1 where floating point cannot guarantee its bound, and the verifier rechecks the closed form.',
+      '`extreme-numbers.spec.ts` throws random extreme doubles (denormals, 1e-300, 1e300, +-max, NaN, -0,',
+      '+-Infinity, domain edges) at every numeric field of Certify, GetThreshold and CountSamples and asserts',
+      'no INTERNAL/UNKNOWN, no certificate below the closed form, and a healthy service afterwards.',
+    ],
+  },
+  strings: {
+    title: 'Long and odd strings',
+    rule: [
+      'Identifier fields (model, transform and parameter names, request_id, item ids, expected_model_sha256)',
+      'are bounded at the edge of every RPC, before any downstream call; a message or metadata quotes at',
+      'most a short prefix of caller input, so the real code reaches the caller. Names such as `__proto__`',
+      'and `constructor` are names like any other: unknown, never a property lookup.',
+    ],
+  },
+  cost: {
+    title: 'Costly settings and abandoned calls',
+    rule: [
+      'A request whose estimated cost cannot fit its deadline or a server cap is refused up front',
+      '(RESOURCE_EXHAUSTED naming the setting); a cheap check that decides the answer (a signature) comes',
+      'before expensive work; one sample costs a bounded amount. Work whose caller has gone stops within',
+      'about a second (services/bounds tests a cancelled solve; the CPU is idle within 2 s).',
+    ],
+  },
+  other: {
+    title: 'Inputs taken silently',
+    rule: ['An input the pipeline cannot represent faithfully (an animated image) is refused, not reduced to part of itself.'],
+  },
+};
+
+function familySection(cases: readonly BadInputCase[]): string[] {
+  const lines = ['## Hostile input: the families', ''];
+  for (const [family, { title, rule }] of Object.entries(FAMILIES) as [Family, (typeof FAMILIES)[Family]][]) {
+    const ids = cases.filter((c) => c.family === family).map((c) => `\`${c.id}\``);
+    if (ids.length === 0) continue;
+    lines.push(`**${title}.** ${rule.join('\n')}`, `Rows: ${ids.join(', ')}.`, '');
+  }
+  return lines;
 }
 
 /** One table per RPC, every case numbered in order. */
 function caseTables(cases: readonly BadInputCase[], heading: string): string[] {
   const lines: string[] = [];
-  const rpcs = [...new Set(cases.map((c) => c.rpc))] as Rpc[];
+  const rpcs = (Object.keys(SERVICE_OF) as Rpc[]).filter((rpc) => cases.some((c) => c.rpc === rpc));
   let n = 0;
   for (const rpc of rpcs) {
     lines.push(`${heading} ${SERVICE_OF[rpc]}.${rpc}`, '', '| # | id | bad input | answer |', '|---|---|---|---|');

@@ -7,13 +7,16 @@ import fc from 'fast-check';
 import sharp from 'sharp';
 import { Distribution, encodeFloat32Tensor, Outcome, type certifyV1, type inferenceV1, type samplingV1, type boundsV1, type verifyV1 } from '@glcert/contracts';
 import { decodeImage } from '@glcert/imaging';
+import { deadlineIn } from '@glcert/runtime';
 import {
   BAD_INPUT_CASES,
   CORRUPT_PNG,
+  goodAudit,
   goodCertify,
   goodClassify,
   goodConfig,
   goodCount,
+  goodGetModel,
   goodItem,
   goodThreshold,
   goodVerify,
@@ -25,6 +28,7 @@ import {
   type UnaryCase,
 } from './bad-input-cases';
 import { answerOfRpcStatus, answerOfStatus, settle, streamAll, unary, type Answer } from './calls';
+import { falseCertificate } from './closed-form';
 import { brightness, digits, MNIST_CHW, png, tensor, withElement } from './fixtures';
 import { startInProcess, type InProcess } from './in-process';
 import { MAX_N } from './limits';
@@ -32,27 +36,34 @@ import { MAX_N } from './limits';
 const METHOD: Record<Exclude<Rpc, 'StreamingCertify'>, [keyof InProcess['clients'], string]> = {
   Certify: ['certifier', 'certify'],
   VerifyCertificate: ['verifier', 'verifyCertificate'],
+  AuditCertificate: ['verifier', 'auditCertificate'],
   CountSamples: ['sampler', 'countSamples'],
+  GetModel: ['sampler', 'getModel'],
   Classify: ['inference', 'classify'],
   GetThreshold: ['bounds', 'getThreshold'],
 };
 
-function expectAnswer(got: Answer, want: Expected): void {
+function expectAnswer(got: Answer, want: Expected, response?: unknown): void {
   expect(got).toMatchObject({
     code: want.code,
     ...(want.field ? { fields: expect.arrayContaining([want.field]), message: expect.stringContaining(want.field) } : {}),
     ...(want.reason ? { reason: want.reason } : {}),
     ...(want.message ? { message: expect.stringMatching(want.message) } : {}),
   });
+  if (want.maxMessageChars !== undefined) expect(got.message.length).toBeLessThanOrEqual(want.maxMessageChars);
+  if (want.notCertified) {
+    const outcome = (response as certifyV1.CertifyResponse | undefined)?.certificate?.outcome;
+    expect(outcome === undefined ? undefined : Outcome[outcome]).not.toBe('OUTCOME_CERTIFIED');
+  }
 }
 
 describe('bad input', () => {
   let sys: InProcess;
   let f: Fixtures;
 
-  const call = <Res>(rpc: Exclude<Rpc, 'StreamingCertify'>, request: unknown): Promise<Res> => {
+  const call = <Res>(rpc: Exclude<Rpc, 'StreamingCertify'>, request: unknown, deadlineMs?: number): Promise<Res> => {
     const [client, method] = METHOD[rpc];
-    return unary<Res>(sys.clients[client], method, request);
+    return unary<Res>(sys.clients[client], method, request, deadlineMs === undefined ? {} : { deadline: deadlineIn(deadlineMs) });
   };
 
   /** A good request to `rpc`: must succeed whatever came before. */
@@ -71,6 +82,12 @@ describe('bad input', () => {
       }
       case 'VerifyCertificate':
         expect(await call<verifyV1.VerifyCertificateResponse>(rpc, goodVerify(f))).toMatchObject({ valid: true, reasons: [] });
+        return;
+      case 'AuditCertificate':
+        expect(await call<verifyV1.AuditCertificateResponse>(rpc, goodAudit(f))).toMatchObject({ consistent: true, reasons: [] });
+        return;
+      case 'GetModel':
+        expect((await call<samplingV1.GetModelResponse>(rpc, goodGetModel())).metadata?.name).toBe('mnist-cnn');
         return;
       case 'CountSamples':
         expect((await call<samplingV1.CountSamplesResponse>(rpc, goodCount(f))).samplesCount).toBe(50n);
@@ -104,7 +121,7 @@ describe('bad input', () => {
     const ids = BAD_INPUT_CASES.map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(new Set(BAD_INPUT_CASES.map((c) => c.rpc))).toEqual(
-      new Set(['Certify', 'StreamingCertify', 'VerifyCertificate', 'CountSamples', 'Classify', 'GetThreshold']),
+      new Set(['Certify', 'StreamingCertify', 'VerifyCertificate', 'AuditCertificate', 'CountSamples', 'GetModel', 'Classify', 'GetThreshold']),
     );
   });
 
@@ -112,11 +129,13 @@ describe('bad input', () => {
   const streamCases = BAD_INPUT_CASES.filter((c): c is StreamCase => c.kind === 'stream');
 
   it.each(unaryCases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
-    const { answer, response } = await settle(call<unknown>(c.rpc as Exclude<Rpc, 'StreamingCertify'>, c.request(f)));
-    expectAnswer(answer, c.expect);
+    const { answer, response } = await settle(call<unknown>(c.rpc as Exclude<Rpc, 'StreamingCertify'>, c.request(f), c.deadlineMs));
+    expectAnswer(answer, c.expect, response);
+    // whatever the input, a certificate never claims more than the closed form allows
+    if (c.rpc === 'Certify') expect(falseCertificate((response as certifyV1.CertifyResponse | undefined)?.certificate)).toBeUndefined();
     if (c.invalidBecause) {
-      const r = response as verifyV1.VerifyCertificateResponse;
-      expect(r.valid).toBe(false);
+      const r = response as verifyV1.VerifyCertificateResponse & verifyV1.AuditCertificateResponse;
+      expect(c.rpc === 'AuditCertificate' ? r.consistent : r.valid).toBe(false);
       expect(r.reasons).toEqual(expect.arrayContaining([expect.stringMatching(c.invalidBecause)]));
     }
     await goodRequestSucceeds(c.rpc);
@@ -284,7 +303,7 @@ describe('bad input', () => {
   });
 
   it('every service still answers good requests, and no bad input was logged as an internal error', async () => {
-    for (const rpc of ['Certify', 'StreamingCertify', 'VerifyCertificate', 'CountSamples', 'Classify', 'GetThreshold'] as const) {
+    for (const rpc of ['Certify', 'StreamingCertify', 'VerifyCertificate', 'AuditCertificate', 'CountSamples', 'GetModel', 'Classify', 'GetThreshold'] as const) {
       await goodRequestSucceeds(rpc);
     }
     expect(sys.errors.filter((l) => /internal error/.test(l))).toEqual([]);
