@@ -28,4 +28,13 @@ export {
   type SignatureCheck,
 } from './sign';
 export { decideOutcome } from './verdict';
+export {
+  DEFAULT_ALPHA,
+  DEFAULT_N,
+  DEFAULT_N0,
+  PRESET_NAMES,
+  presetMessages,
+  presetThreatModel,
+  threatModelMessage,
+} from './presets';
 export { checkCertificate, type CertificateCheck, type CheckOptions } from './check';

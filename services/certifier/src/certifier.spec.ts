@@ -220,7 +220,7 @@ describe('certifier with mnist-cnn', () => {
 
   it('bad fields -> INVALID_ARGUMENT naming the field; unknown model -> NOT_FOUND', async () => {
     const cases: Array<[Partial<certifyV1.CertifyRequest>, string]> = [
-      [{ n: 0n }, 'n'],
+      [{ n: -1n }, 'n'],
       [{ alpha: 1.5 }, 'alpha'],
       [{ threatModel: { ...BRIGHTNESS, transform: 'nope' } }, 'threat_model.transform'],
       [{ input: { $case: 'image', image: Buffer.from('GIF89a......') } }, 'image'],

@@ -3,7 +3,7 @@
 // least one sampler and the bound service answer SERVING.
 import { EventEmitter } from 'node:events';
 import { BoundServiceClient, CertificationServiceService, type CertificationServiceServer, type certifyV1 } from '@glcert/contracts';
-import { KeyRing, type SigningKey } from '@glcert/certificate';
+import { DEFAULT_ALPHA, DEFAULT_N, DEFAULT_N0, KeyRing, presetMessages, type SigningKey } from '@glcert/certificate';
 import {
   bidiHandler,
   checkHealth,
@@ -132,6 +132,15 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
     certify: unaryHandler(certifyHandler(core), { log }),
     streamingCertify: bidiHandler(streamingCertifyHandler(core), { log }),
     getPublicKeys: unaryHandler(() => publicKeyMessages(), { log }),
+    listPresets: unaryHandler(
+      (): certifyV1.ListPresetsResponse => ({
+        presets: presetMessages(),
+        defaultN0: BigInt(DEFAULT_N0),
+        defaultN: BigInt(DEFAULT_N),
+        defaultAlpha: DEFAULT_ALPHA,
+      }),
+      { log },
+    ),
   };
 
   const closeClients = (): void => {

@@ -2,7 +2,8 @@
 // `threat_model.box[0]`, `config.alpha`, `item.image`, ...), and all of a message's problems
 // are reported at once as one INVALID_ARGUMENT.
 import { BoundMethod, Distribution, type BoundSettings, type ThreatModel } from '@glcert/contracts';
-import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
+import { DEFAULT_ALPHA, DEFAULT_N, DEFAULT_N0, PRESET_NAMES, presetThreatModel } from '@glcert/certificate';
+import { InvalidArgumentError, preview, type FieldViolation } from '@glcert/runtime';
 import { validateThreatModelEntries, type Law, type TransformSpec } from '@glcert/transforms';
 import { SEED_MAX } from './seeds';
 
@@ -55,6 +56,8 @@ export interface SettingsInput {
   n0: bigint;
   n: bigint;
   alpha: number;
+  /** A named threat model (ListPresets) instead of threat_model; empty: none. */
+  preset?: string;
 }
 
 function join(prefix: string, field: string): string {
@@ -118,10 +121,14 @@ function checkCount(value: bigint, field: string, maxN: number, v: Violations): 
 }
 
 /** model, threat_model, bound_settings, n0, n, alpha (fields under `prefix`). */
-export function checkSettings(input: SettingsInput, limits: { maxN: number }, v: Violations, prefix = ''): CertifySettings | undefined {
+export function checkSettings(given: SettingsInput, limits: { maxN: number }, v: Violations, prefix = ''): CertifySettings | undefined {
   const before = v.list.length;
-  if (input.model.trim() === '') v.add(join(prefix, 'model'), 'is required (a model name served by the samplers)');
-  const threatModel = checkThreatModel(input.threatModel, v, prefix);
+  if (given.model.trim() === '') v.add(join(prefix, 'model'), 'is required (a model name served by the samplers)');
+  // zero means the server default (proto comments, ListPresets), as for bound_settings
+  const input = applyRequestDefaults(given, v, prefix);
+  // a bad preset is its own violation, not also a missing threat_model
+  const badPreset = input.threatModel === undefined && (given.preset ?? '') !== '';
+  const threatModel = badPreset ? undefined : checkThreatModel(input.threatModel, v, prefix);
   const n0 = checkCount(input.n0, join(prefix, 'n0'), limits.maxN, v);
   const n = checkCount(input.n, join(prefix, 'n'), limits.maxN, v);
   if (!(Number.isFinite(input.alpha) && input.alpha > 0 && input.alpha < 1)) {
@@ -142,6 +149,25 @@ export function checkSettings(input: SettingsInput, limits: { maxN: number }, v:
     n0,
     n,
     alpha: input.alpha,
+  };
+}
+
+/** n0, n, alpha of 0 replaced by the defaults; a preset replaced by its threat model (or a violation). */
+export function applyRequestDefaults(input: SettingsInput, v: Violations, prefix = ''): SettingsInput {
+  let threatModel = input.threatModel;
+  const preset = input.preset ?? '';
+  if (preset !== '') {
+    const named = presetThreatModel(preset);
+    if (input.threatModel !== undefined) v.add(join(prefix, 'preset'), 'and threat_model are exclusive: give one of them');
+    else if (!named) v.add(join(prefix, 'preset'), `unknown preset ${preview(preset)} (ListPresets: ${PRESET_NAMES.join(', ')})`);
+    else threatModel = named;
+  }
+  return {
+    ...input,
+    threatModel,
+    n0: input.n0 === 0n ? BigInt(DEFAULT_N0) : input.n0,
+    n: input.n === 0n ? BigInt(DEFAULT_N) : input.n,
+    alpha: input.alpha === 0 ? DEFAULT_ALPHA : input.alpha,
   };
 }
 

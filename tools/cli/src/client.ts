@@ -3,9 +3,8 @@
 // proto message.
 
 import * as grpc from '@grpc/grpc-js';
-import { CertificationServiceClient, Distribution, VerificationServiceClient, type ThreatModel } from '@glcert/contracts';
+import { CertificationServiceClient, VerificationServiceClient } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, decodeStatus } from '@glcert/runtime';
-import { TRANSFORMS, type Law, type ThreatModelSpec } from '@glcert/transforms';
 
 import { DEFAULT_BASE_PORT, DEFAULT_HOST } from './stack';
 
@@ -21,22 +20,8 @@ export class ConnectError extends Error {
   }
 }
 
-const LAW_DISTRIBUTION: Record<Law, Distribution> = {
-  normal: Distribution.DISTRIBUTION_NORMAL,
-  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
-  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
-};
-
-/** The proto ThreatModel of a (validated) spec, in the transform's parameter order. */
-export function threatModelMessage(spec: ThreatModelSpec): ThreatModel {
-  const t = TRANSFORMS[spec.transform];
-  return {
-    transform: spec.transform,
-    box: t.params.map((p) => ({ name: p, min: spec.box[p][0], max: spec.box[p][1] })),
-    smoothing: t.params.map((p, i) => ({ name: p, distribution: LAW_DISTRIBUTION[t.laws[i]], sigma: spec.sigma[p] })),
-    note: '',
-  };
-}
+/** The proto ThreatModel of a (validated) spec: one definition, shared with the certifier's presets. */
+export { threatModelMessage } from '@glcert/certificate';
 
 /** `glcert up` hint for an address nobody answers on. */
 export function startHint(what: string, addr: string, flag: string, defaultAddr: string): string {

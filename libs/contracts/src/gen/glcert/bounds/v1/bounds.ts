@@ -28,15 +28,18 @@ export const protobufFileName = "glcert/bounds/v1/bounds.proto";
 
 /** Request of BoundService.GetThreshold. */
 export interface GetThresholdRequest {
-  /** Transform, attack box and smoothing distribution. */
+  /** Required. Transform, attack box and smoothing distribution (ThreatModel gives the domains). */
   threatModel?:
     | ThreatModel
     | undefined;
-  /** Solver settings; zero values mean server defaults. */
+  /** Optional (absent or zero values: server defaults, see BoundSettings). */
   boundSettings?:
     | BoundSettings
     | undefined;
-  /** Only look in the cache: on a miss the response has no bound and cache_hit is false. */
+  /**
+   * Optional (default false). Only look in the cache: on a miss the response has no bound
+   * and cache_hit is false.
+   */
   onlyCached: boolean;
 }
 

@@ -185,35 +185,76 @@ export interface DsseSignature {
 
 /** Request of CertificationService.Certify. */
 export interface CertifyRequest {
-  /** Client-chosen id for idempotency and correlation; echoed in the certificate. */
+  /**
+   * Optional (empty: no idempotency). Client-chosen id for idempotency and correlation,
+   * echoed in the certificate: the same id with the same request returns the same
+   * certificate, with another request ALREADY_EXISTS. Domain: at most 256 UTF-8 bytes, no
+   * control characters.
+   */
   requestId: string;
-  /** Model name. */
+  /**
+   * Required. Model name, as served by the samplers (e.g. "mnist-cnn"); NOT_FOUND when no
+   * sampler serves it. Domain: 1 to 128 bytes of letters, digits and ._+@-.
+   */
   model: string;
-  /** The image to certify. */
+  /** Required: one of image or tensor. */
   input?:
     | //
-    /** Encoded image: PNG, JPEG or WebP. */
+    /**
+     * Encoded image: PNG, JPEG or WebP, converted to the model's channels and size as the
+     * certificate's `preprocessing` records. Domain: non-empty, decodable, at most 4096 x 4096
+     * pixels, within the message limit (16 MiB by default).
+     */
     { $case: "image"; image: Buffer }
     | //
-    /** Float32 CHW tensor in [0, 1]. */
+    /**
+     * Float32 CHW tensor with the model's input shape, nominally in [0, 1] (Tensor gives the
+     * domain).
+     */
     { $case: "tensor"; tensor: Tensor }
     | undefined;
-  /** Transform, attack box and smoothing distribution. */
+  /**
+   * Required unless preset is set (exactly one of the two). Transform, attack box and
+   * smoothing distribution.
+   */
   threatModel?:
     | ThreatModel
     | undefined;
-  /** Bound solver settings; zero values mean server defaults. */
+  /**
+   * Optional (absent or zero values: server defaults, see BoundSettings). Bound solver
+   * settings.
+   */
   boundSettings?:
     | BoundSettings
     | undefined;
-  /** Selection samples. */
+  /**
+   * Optional (0: default 200). Selection samples (stream 0), a count. Domain: [1,
+   * CERTIFIER_MAX_N] (default 1000000).
+   */
   n0: bigint;
-  /** Estimation samples. */
+  /**
+   * Optional (0: default 1000). Estimation samples (stream 1), a count. Domain: [1,
+   * CERTIFIER_MAX_N] (default 1000000).
+   */
   n: bigint;
-  /** Significance level, in (0, 1). */
+  /**
+   * Optional (0: default 0.001). Significance level: the certificate holds with probability
+   * at least 1 - alpha. Domain: (0, 1).
+   */
   alpha: number;
-  /** Seed of the sampling; the server picks one when absent. */
-  seed?: bigint | undefined;
+  /**
+   * Optional (absent: the server draws one and records it). Seed of the sampling. Domain:
+   * [0, 2^63 - 1].
+   */
+  seed?:
+    | bigint
+    | undefined;
+  /**
+   * Optional (empty: threat_model is used). A named threat model from ListPresets, e.g.
+   * "brightness" or "translation"; INVALID_ARGUMENT when unknown or when threat_model is
+   * also set.
+   */
+  preset?: string | undefined;
 }
 
 /** Response of CertificationService.Certify. */
@@ -235,44 +276,61 @@ export interface CertifyResponse {
 
 /** The first message of a StreamingCertify stream: settings shared by all items. */
 export interface StreamingCertifyConfig {
-  /** Model name. */
+  /** Required. Model name, as in CertifyRequest.model. */
   model: string;
-  /** Transform, attack box and smoothing distribution. */
+  /**
+   * Required unless preset is set (exactly one of the two). Transform, attack box and
+   * smoothing distribution.
+   */
   threatModel?:
     | ThreatModel
     | undefined;
-  /** Bound solver settings; zero values mean server defaults. */
+  /** Optional (absent or zero values: server defaults, see BoundSettings). */
   boundSettings?:
     | BoundSettings
     | undefined;
-  /** Selection samples per item. */
+  /** Optional (0: default 200). Selection samples per item. Domain: [1, CERTIFIER_MAX_N]. */
   n0: bigint;
-  /** Estimation samples per item. */
+  /** Optional (0: default 1000). Estimation samples per item. Domain: [1, CERTIFIER_MAX_N]. */
   n: bigint;
-  /** Per-item significance level. */
+  /** Optional (0: default 0.001). Per-item significance level. Domain: (0, 1). */
   alpha: number;
-  /** Base seed; an item without its own seed derives one from it and its id. */
-  baseSeed?: bigint | undefined;
+  /**
+   * Optional (absent: each item without a seed gets a fresh random one). Base seed: an item
+   * without its own seed derives one from it and its id (docs/certificate.md gives the
+   * rule). Domain: [0, 2^63 - 1].
+   */
+  baseSeed?:
+    | bigint
+    | undefined;
+  /** Optional (empty: threat_model is used). A named threat model from ListPresets. */
+  preset?: string | undefined;
 }
 
 /** One image of a StreamingCertify stream. */
 export interface CertifyItem {
-  /** Correlation id, echoed in the response (unique within the stream). */
+  /**
+   * Required. Correlation id, echoed in the response; unique within the stream (a repeat is
+   * an in-band INVALID_ARGUMENT). Domain: 1 to 256 UTF-8 bytes, no control characters.
+   */
   id: string;
-  /** The image to certify. */
+  /** Required: one of image or tensor (as in CertifyRequest). */
   input?:
     | //
     /** Encoded image: PNG, JPEG or WebP. */
     { $case: "image"; image: Buffer }
     | //
-    /** Float32 CHW tensor in [0, 1]. */
+    /** Float32 CHW tensor, nominally in [0, 1]. */
     { $case: "tensor"; tensor: Tensor }
     | undefined;
-  /** Ground-truth label, echoed for certified-accuracy tables. */
+  /** Optional. Ground-truth label, echoed for certified-accuracy tables. Domain: >= 0. */
   label?:
     | number
     | undefined;
-  /** Seed for this item; overrides the base seed. */
+  /**
+   * Optional (absent: derived from the base seed, else drawn). Seed for this item; overrides
+   * the base seed. Domain: [0, 2^63 - 1].
+   */
   seed?: bigint | undefined;
 }
 
@@ -327,6 +385,32 @@ export interface PublicKey {
 
 /** Request of CertificationService.GetPublicKeys. */
 export interface GetPublicKeysRequest {
+}
+
+/** A named threat model. */
+export interface Preset {
+  /** The name a request gives in `preset` (and the CLI in --preset), e.g. "brightness". */
+  name: string;
+  /** What it protects against, in words. */
+  description: string;
+  /** The threat model it stands for (transform, box, smoothing), as a request would spell it. */
+  threatModel?: ThreatModel | undefined;
+}
+
+/** Request of CertificationService.ListPresets. */
+export interface ListPresetsRequest {
+}
+
+/** Response of CertificationService.ListPresets. */
+export interface ListPresetsResponse {
+  /** Every preset, by name. */
+  presets: Preset[];
+  /** The selection samples used when a request's n0 is 0. */
+  defaultN0: bigint;
+  /** The estimation samples used when a request's n is 0. */
+  defaultN: bigint;
+  /** The significance level used when a request's alpha is 0. */
+  defaultAlpha: number;
 }
 
 /** Response of CertificationService.GetPublicKeys. */
@@ -1194,6 +1278,7 @@ function createBaseCertifyRequest(): CertifyRequest {
     n: 0n,
     alpha: 0,
     seed: undefined,
+    preset: undefined,
   };
 }
 
@@ -1239,6 +1324,9 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
         throw new globalThis.Error("value provided for field message.seed of type int64 too large");
       }
       writer.uint32(80).int64(message.seed);
+    }
+    if (message.preset !== undefined) {
+      writer.uint32(90).string(message.preset);
     }
     return writer;
   },
@@ -1336,6 +1424,14 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
             message.seed = reader.int64() as bigint;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.preset = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1375,6 +1471,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
       n: isSet(object.n) ? BigInt(object.n) : 0n,
       alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : 0,
       seed: isSet(object.seed) ? BigInt(object.seed) : undefined,
+      preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
     };
   },
 
@@ -1408,6 +1505,9 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     }
     if (message.seed !== undefined) {
       obj.seed = message.seed.toString();
+    }
+    if (message.preset !== undefined) {
+      obj.preset = message.preset;
     }
     return obj;
   },
@@ -1443,6 +1543,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     message.n = (object.n !== undefined && object.n !== null) ? BigInt(object.n) : 0n;
     message.alpha = object.alpha ?? 0;
     message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : undefined;
+    message.preset = object.preset ?? undefined;
     return message;
   },
 };
@@ -1561,7 +1662,16 @@ export const CertifyResponse: MessageFns<CertifyResponse> = {
 };
 
 function createBaseStreamingCertifyConfig(): StreamingCertifyConfig {
-  return { model: "", threatModel: undefined, boundSettings: undefined, n0: 0n, n: 0n, alpha: 0, baseSeed: undefined };
+  return {
+    model: "",
+    threatModel: undefined,
+    boundSettings: undefined,
+    n0: 0n,
+    n: 0n,
+    alpha: 0,
+    baseSeed: undefined,
+    preset: undefined,
+  };
 }
 
 export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
@@ -1595,6 +1705,9 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
         throw new globalThis.Error("value provided for field message.baseSeed of type int64 too large");
       }
       writer.uint32(56).int64(message.baseSeed);
+    }
+    if (message.preset !== undefined) {
+      writer.uint32(66).string(message.preset);
     }
     return writer;
   },
@@ -1668,6 +1781,14 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
             message.baseSeed = reader.int64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.preset = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1701,6 +1822,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
         : isSet(object.base_seed)
         ? BigInt(object.base_seed)
         : undefined,
+      preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
     };
   },
 
@@ -1727,6 +1849,9 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     if (message.baseSeed !== undefined) {
       obj.baseSeed = message.baseSeed.toString();
     }
+    if (message.preset !== undefined) {
+      obj.preset = message.preset;
+    }
     return obj;
   },
 
@@ -1748,6 +1873,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     message.baseSeed = (object.baseSeed !== undefined && object.baseSeed !== null)
       ? BigInt(object.baseSeed)
       : undefined;
+    message.preset = object.preset ?? undefined;
     return message;
   },
 };
@@ -2356,6 +2482,300 @@ export const GetPublicKeysRequest: MessageFns<GetPublicKeysRequest> = {
   },
 };
 
+function createBasePreset(): Preset {
+  return { name: "", description: "", threatModel: undefined };
+}
+
+export const Preset: MessageFns<Preset> = {
+  encode(message: Preset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.threatModel !== undefined) {
+      ThreatModel.encode(message.threatModel, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Preset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.threatModel = ThreatModel.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Preset {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      threatModel: isSet(object.threatModel)
+        ? ThreatModel.fromJSON(object.threatModel)
+        : isSet(object.threat_model)
+        ? ThreatModel.fromJSON(object.threat_model)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Preset): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.threatModel !== undefined) {
+      obj.threatModel = ThreatModel.toJSON(message.threatModel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Preset>, I>>(base?: I): Preset {
+    return Preset.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Preset>, I>>(object: I): Preset {
+    const message = createBasePreset();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.threatModel = (object.threatModel !== undefined && object.threatModel !== null)
+      ? ThreatModel.fromPartial(object.threatModel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPresetsRequest(): ListPresetsRequest {
+  return {};
+}
+
+export const ListPresetsRequest: MessageFns<ListPresetsRequest> = {
+  encode(_: ListPresetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPresetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPresetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListPresetsRequest {
+    return {};
+  },
+
+  toJSON(_: ListPresetsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPresetsRequest>, I>>(base?: I): ListPresetsRequest {
+    return ListPresetsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPresetsRequest>, I>>(_: I): ListPresetsRequest {
+    const message = createBaseListPresetsRequest();
+    return message;
+  },
+};
+
+function createBaseListPresetsResponse(): ListPresetsResponse {
+  return { presets: [], defaultN0: 0n, defaultN: 0n, defaultAlpha: 0 };
+}
+
+export const ListPresetsResponse: MessageFns<ListPresetsResponse> = {
+  encode(message: ListPresetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.presets) {
+      Preset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.defaultN0 !== 0n) {
+      if (BigInt.asIntN(64, message.defaultN0) !== message.defaultN0) {
+        throw new globalThis.Error("value provided for field message.defaultN0 of type int64 too large");
+      }
+      writer.uint32(16).int64(message.defaultN0);
+    }
+    if (message.defaultN !== 0n) {
+      if (BigInt.asIntN(64, message.defaultN) !== message.defaultN) {
+        throw new globalThis.Error("value provided for field message.defaultN of type int64 too large");
+      }
+      writer.uint32(24).int64(message.defaultN);
+    }
+    if (message.defaultAlpha !== 0) {
+      writer.uint32(33).double(message.defaultAlpha);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPresetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPresetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.presets.push(Preset.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.defaultN0 = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.defaultN = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.defaultAlpha = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPresetsResponse {
+    return {
+      presets: globalThis.Array.isArray(object?.presets) ? object.presets.map((e: any) => Preset.fromJSON(e)) : [],
+      defaultN0: isSet(object.defaultN0)
+        ? BigInt(object.defaultN0)
+        : isSet(object.default_n0)
+        ? BigInt(object.default_n0)
+        : 0n,
+      defaultN: isSet(object.defaultN)
+        ? BigInt(object.defaultN)
+        : isSet(object.default_n)
+        ? BigInt(object.default_n)
+        : 0n,
+      defaultAlpha: isSet(object.defaultAlpha)
+        ? globalThis.Number(object.defaultAlpha)
+        : isSet(object.default_alpha)
+        ? globalThis.Number(object.default_alpha)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListPresetsResponse): unknown {
+    const obj: any = {};
+    if (message.presets?.length) {
+      obj.presets = message.presets.map((e) => Preset.toJSON(e));
+    }
+    if (message.defaultN0 !== 0n) {
+      obj.defaultN0 = message.defaultN0.toString();
+    }
+    if (message.defaultN !== 0n) {
+      obj.defaultN = message.defaultN.toString();
+    }
+    if (message.defaultAlpha !== 0) {
+      obj.defaultAlpha = floatToJson(message.defaultAlpha);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPresetsResponse>, I>>(base?: I): ListPresetsResponse {
+    return ListPresetsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPresetsResponse>, I>>(object: I): ListPresetsResponse {
+    const message = createBaseListPresetsResponse();
+    message.presets = object.presets?.map((e) => Preset.fromPartial(e)) || [];
+    message.defaultN0 = (object.defaultN0 !== undefined && object.defaultN0 !== null) ? BigInt(object.defaultN0) : 0n;
+    message.defaultN = (object.defaultN !== undefined && object.defaultN !== null) ? BigInt(object.defaultN) : 0n;
+    message.defaultAlpha = object.defaultAlpha ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetPublicKeysResponse(): GetPublicKeysResponse {
   return { keys: [] };
 }
@@ -2463,6 +2883,19 @@ export const CertificationServiceService = {
       Buffer.from(GetPublicKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPublicKeysResponse => GetPublicKeysResponse.decode(value),
   },
+  /**
+   * The named threat models a request may name in `preset` (the same names as the CLI's
+   * --preset), and the server defaults of n0, n and alpha.
+   */
+  listPresets: {
+    path: "/glcert.certify.v1.CertificationService/ListPresets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPresetsRequest): Buffer => Buffer.from(ListPresetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPresetsRequest => ListPresetsRequest.decode(value),
+    responseSerialize: (value: ListPresetsResponse): Buffer => Buffer.from(ListPresetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPresetsResponse => ListPresetsResponse.decode(value),
+  },
 } as const;
 
 export interface CertificationServiceServer extends UntypedServiceImplementation {
@@ -2476,6 +2909,11 @@ export interface CertificationServiceServer extends UntypedServiceImplementation
   streamingCertify: handleBidiStreamingCall<StreamingCertifyRequest, StreamingCertifyResponse>;
   /** The public keys that verify certificate signatures. */
   getPublicKeys: handleUnaryCall<GetPublicKeysRequest, GetPublicKeysResponse>;
+  /**
+   * The named threat models a request may name in `preset` (the same names as the CLI's
+   * --preset), and the server defaults of n0, n and alpha.
+   */
+  listPresets: handleUnaryCall<ListPresetsRequest, ListPresetsResponse>;
 }
 
 export interface CertificationServiceClient extends Client {
@@ -2523,6 +2961,25 @@ export interface CertificationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPublicKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The named threat models a request may name in `preset` (the same names as the CLI's
+   * --preset), and the server defaults of n0, n and alpha.
+   */
+  listPresets(
+    request: ListPresetsRequest,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
+  ): ClientUnaryCall;
+  listPresets(
+    request: ListPresetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
+  ): ClientUnaryCall;
+  listPresets(
+    request: ListPresetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -198,36 +198,61 @@ export function thresholdMethodToJSON(object: ThresholdMethod): string {
  * CHW for one image, NCHW for a batch.
  */
 export interface Tensor {
-  /** Dimensions, outermost first. The product must equal the element count of raw_contents. */
+  /**
+   * Required. Dimensions, outermost first; each >= 1. The product must equal the element
+   * count of raw_contents. For an image: [C, H, W] with C and H x W as the model's metadata
+   * says (CHW); for a batch [N, C, H, W].
+   */
   shape: bigint[];
-  /** Element type; only DATA_TYPE_FLOAT32 is used today. */
+  /**
+   * Required. Element type; only DATA_TYPE_FLOAT32 is accepted (UNSPECIFIED is
+   * INVALID_ARGUMENT).
+   */
   dataType: DataType;
-  /** Row-major little-endian elements (4 * product(shape) bytes for float32). */
+  /**
+   * Required. Row-major little-endian elements: exactly 4 * product(shape) bytes for float32.
+   * Domain: finite values in [-1000, 1000] (docs/numeric-domains.md; images are nominally
+   * [0, 1]); NaN or Inf is INVALID_ARGUMENT. Size: within the server's message limit
+   * (16 MiB by default).
+   */
   rawContents: Buffer;
 }
 
 /** A closed interval [min, max] for one attack parameter. */
 export interface ParameterRange {
   /**
-   * Parameter name: b (brightness), k (contrast), g (gamma), tx, ty (translation, pixels),
-   * r (blur kernel variance, pixels^2).
+   * Required. Parameter name, one per attacked parameter of the transform: b (brightness
+   * offset, pixel units), k (contrast factor), g (gamma exponent), tx, ty (translation,
+   * pixels), r (blur kernel variance, pixels^2).
    */
   name: string;
-  /** Lower end of the attack interval (inclusive). */
+  /**
+   * Required. Lower end of the attack interval (inclusive), in the parameter's unit. Domain
+   * (docs/numeric-domains.md): b in [-1e3, 1e3]; k and g in [1e-3, 1e3]; tx, ty integers in
+   * [-1e4, 1e4]; r in [0, 1e6]. Must be <= max.
+   */
   min: number;
-  /** Upper end of the attack interval (inclusive). */
+  /** Required. Upper end of the attack interval (inclusive); same unit and domain as min. */
   max: number;
 }
 
 /** The smoothing distribution of one transformation parameter. */
 export interface SmoothingParameter {
-  /** Parameter name, as in ParameterRange.name. */
+  /**
+   * Required. Parameter name, as in ParameterRange.name; one entry per parameter of the
+   * transform.
+   */
   name: string;
-  /** The law of the smoothing noise. */
+  /**
+   * Required. The law of the smoothing noise; it must be the transform's law for this
+   * parameter: NORMAL for b, tx, ty; LOG_NORMAL for k; RAYLEIGH for g and r.
+   */
   distribution: Distribution;
   /**
-   * Scale of the law (standard deviation of the underlying normal for NORMAL/LOG_NORMAL,
-   * scale for RAYLEIGH).
+   * Required. Scale of the law: standard deviation of the underlying normal for NORMAL (in
+   * the parameter's unit) and LOG_NORMAL (log units), scale for RAYLEIGH. Domain
+   * (docs/numeric-domains.md): [1e-6, sigma_max] with sigma_max 1e3 for b, 2 for k, 1 for g,
+   * 1e4 for tx and ty, 1e6 for r.
    */
   sigma: number;
 }
@@ -237,28 +262,49 @@ export interface SmoothingParameter {
  * attack parameters, and the smoothing distribution (ALGORITHM.md sections 1-2).
  */
 export interface ThreatModel {
-  /** Transform key: b, c, cb, g, gc, t, bt, ct, cbt or r. */
+  /**
+   * Required. Transform key: b (brightness), c (contrast), cb, g (gamma), gc, t
+   * (translation), bt, ct, cbt or r (blur). CertificationService.ListPresets lists named
+   * threat models.
+   */
   transform: string;
-  /** The attack set: one range per attacked parameter of the transform. */
+  /**
+   * Required. The attack set: exactly one range per attacked parameter of the transform, in
+   * any order, no name twice.
+   */
   box: ParameterRange[];
-  /** The smoothing distribution: one entry per parameter of the transform. */
+  /**
+   * Required. The smoothing distribution: exactly one entry per parameter of the transform,
+   * no name twice.
+   */
   smoothing: SmoothingParameter[];
   /**
-   * Human-readable caveats set by the server, e.g. "no clipping: pixel values may leave
-   * [0, 1]" or "discretised blur is approximately resolvable". Ignored on requests.
+   * Output only: human-readable caveats set by the server, e.g. "no clipping; values may
+   * leave [0,1]" or "discretised blur is approximately resolvable". Ignored on requests.
    */
   note: string;
 }
 
-/** Settings of the numeric bound solver. Zero values mean server defaults. */
+/**
+ * Settings of the numeric bound solver. The message and each field are optional: zero values
+ * mean server defaults.
+ */
 export interface BoundSettings {
-  /** Number of Monte Carlo score samples. */
+  /**
+   * Optional (0: default 20000). Number of Monte Carlo score samples of the numeric solver.
+   * Domain: 0, or an integer in [10, 10000000]; ns x grid points x 8 must stay within the
+   * bound service's BOUNDS_MAX_SCORE_EVALUATIONS (default 2e10), else RESOURCE_EXHAUSTED.
+   */
   ns: bigint;
-  /** Grid points per attacked axis (one entry per ParameterRange, in order). */
+  /**
+   * Optional (empty: default 11 per axis). Grid points per attacked axis: one value for every
+   * axis, or one per attacked parameter in the transform's parameter order. Domain: integers
+   * >= 2 (1 only where min = max); integer axes (tx, ty) use every integer when there are fewer.
+   */
   gridPoints: number[];
-  /** Seed of the score sampling. */
+  /** Optional (default 0). Seed of the score sampling. Domain: [0, 2^63 - 1]. */
   seed: bigint;
-  /** How to obtain the threshold. */
+  /** Optional (UNSPECIFIED: AUTO). How to obtain the threshold. */
   method: BoundMethod;
 }
 

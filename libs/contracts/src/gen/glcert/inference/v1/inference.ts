@@ -28,13 +28,16 @@ export const protobufFileName = "glcert/inference/v1/inference.proto";
 
 /** Request of InferenceService.Classify. */
 export interface ClassifyRequest {
-  /** Model name; NOT_FOUND when unknown. */
+  /** Required. Model name; NOT_FOUND when unknown. */
   model: string;
-  /** Images as a float32 NCHW tensor (N >= 1), values as the model's metadata expects. */
+  /**
+   * Required. Images as a float32 NCHW tensor (N >= 1, at most max_batch_size), values as the
+   * model's metadata expects (Tensor gives the domain).
+   */
   inputs?:
     | Tensor
     | undefined;
-  /** Also return the logits (N x classes); off by default to keep responses small. */
+  /** Optional (default false). Also return the logits (N x classes). */
   returnLogits: boolean;
 }
 
@@ -82,7 +85,7 @@ export interface ModelMetadata {
 
 /** Request of InferenceService.GetModelMetadata. */
 export interface GetModelMetadataRequest {
-  /** Model name; NOT_FOUND when unknown. */
+  /** Required. Model name; NOT_FOUND when unknown. */
   name: string;
 }
 

@@ -32,28 +32,37 @@ export const protobufFileName = "glcert/sampling/v1/sampling.proto";
 
 /** Request of SamplingService.CountSamples. */
 export interface CountSamplesRequest {
-  /** Model name on the inference sidecar. */
+  /**
+   * Required. Model name on the inference sidecar (1 to 128 bytes of letters, digits and
+   * ._+@-); NOT_FOUND when not served.
+   */
   model: string;
-  /** The image, float32 CHW. */
+  /** Required. The image, float32 CHW with the model's input shape (Tensor gives the domain). */
   image?:
     | Tensor
     | undefined;
-  /** Transform and smoothing distribution (the box is not used for sampling). */
+  /** Required. Transform and smoothing distribution (the box is not used for sampling). */
   threatModel?:
     | ThreatModel
     | undefined;
-  /** Seed of the counter-based generator. */
+  /** Required (0 is a seed). Seed of the counter-based generator. Domain: [0, 2^63 - 1]. */
   seed: bigint;
-  /** Generator stream: 0 selection, 1 estimation. */
+  /** Required (0 is a stream). Generator stream: 0 selection, 1 estimation. Domain: [0, 2^31 - 1]. */
   stream: number;
-  /** First sample index (inclusive). */
+  /** Required (0 is an index). First sample index (inclusive). Domain: [0, 2^53 - 1]. */
   startIndex: bigint;
-  /** Last sample index (exclusive); end_index > start_index. */
+  /**
+   * Required. Last sample index (exclusive). Domain: end_index > start_index and
+   * end_index - start_index <= SAMPLER_MAX_RANGE (default 1000000).
+   */
   endIndex: bigint;
-  /** Images per inference batch (0: server default). */
+  /**
+   * Optional (0: server default). Images per inference batch. Domain: >= 0, at most the
+   * model's max_batch_size.
+   */
   batchSize: number;
   /**
-   * Hex SHA-256 of the model the caller expects (e.g. the one its certificate names). When
+   * Optional (empty: no check). Hex SHA-256 of the model the caller expects (e.g. the one its certificate names). When
    * non-empty, every Classify response's model_sha256 must equal it: FAILED_PRECONDITION
    * (reason MODEL_MISMATCH) at the first batch that differs. Empty: no check.
    */
@@ -76,21 +85,21 @@ export interface CountSamplesResponse {
 
 /** Request of SamplingService.SampleTransforms. */
 export interface SampleTransformsRequest {
-  /** The image, float32 CHW. */
+  /** Required. The image, float32 CHW (Tensor gives the domain). */
   image?:
     | Tensor
     | undefined;
-  /** Transform and smoothing distribution. */
+  /** Required. Transform and smoothing distribution. */
   threatModel?:
     | ThreatModel
     | undefined;
-  /** Seed of the counter-based generator. */
+  /** Required (0 is a seed). Seed of the counter-based generator. Domain: [0, 2^63 - 1]. */
   seed: bigint;
-  /** Generator stream. */
+  /** Required (0 is a stream). Generator stream. Domain: [0, 2^31 - 1]. */
   stream: number;
-  /** First sample index. */
+  /** Required (0 is an index). First sample index. Domain: [0, 2^53 - 17]. */
   startIndex: bigint;
-  /** Number of samples to return (small: servers cap it, e.g. at 64). */
+  /** Required. Number of samples to return. Domain: >= 1; at most 16 are returned. */
   count: number;
 }
 
@@ -114,7 +123,7 @@ export interface SampleTransformsResponse {
 
 /** Request of SamplingService.GetModel. */
 export interface GetModelRequest {
-  /** Model name; NOT_FOUND when the sidecar does not serve it. */
+  /** Required. Model name; NOT_FOUND when the sidecar does not serve it. */
   model: string;
 }
 

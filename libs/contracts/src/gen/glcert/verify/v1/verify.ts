@@ -29,11 +29,17 @@ export const protobufFileName = "glcert/verify/v1/verify.proto";
 
 /** Request of VerificationService.VerifyCertificate. */
 export interface VerifyCertificateRequest {
-  /** The certificate to check. */
+  /**
+   * Required. The certificate to check, as issued: version 2 (its dsse_envelope; the envelope
+   * alone is enough) or version 1 (the legacy signature). docs/certificate.md.
+   */
   certificate?:
     | Certificate
     | undefined;
-  /** Keys to trust; when empty the verifier uses its configured keys. */
+  /**
+   * Optional (empty: only the verifier's configured keys). Extra public keys to trust, each
+   * an Ed25519 SPKI in DER or PEM (INVALID_ARGUMENT naming public_keys[i] otherwise).
+   */
   publicKeys: PublicKey[];
 }
 
@@ -57,17 +63,20 @@ export interface VerifyCertificateResponse {
 
 /** Request of VerificationService.AuditCertificate. */
 export interface AuditCertificateRequest {
-  /** The certificate to audit. */
+  /**
+   * Required. The certificate to audit (version 2: the payload of its envelope is replayed).
+   * Domain: n0 + n at most VERIFIER_MAX_AUDIT_SAMPLES.
+   */
   certificate?:
     | Certificate
     | undefined;
-  /** The input that was certified. */
+  /** Required: one of image or tensor, the input that was certified. */
   input?:
     | //
     /** Encoded image: PNG, JPEG or WebP (decoded as the certificate's preprocessing says). */
     { $case: "image"; image: Buffer }
     | //
-    /** Float32 CHW tensor. */
+    /** Float32 CHW tensor (Tensor gives the domain). */
     { $case: "tensor"; tensor: Tensor }
     | undefined;
 }
