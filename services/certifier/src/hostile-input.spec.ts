@@ -1,8 +1,10 @@
-// Issue 11, findings 4 and 6, over real gRPC on loopback with the fake samplers and bounds:
+// Issue 11, findings 4, 6 and 7 (animated images), over real gRPC on loopback with the fake samplers and bounds:
 // long identifiers are refused at the edge (before any downstream call) with a short status,
 // and a request shared by request_id belongs to no one caller (no inherited deadline or
 // cancellation; it stops when its last caller has gone; no internal address in any status).
+import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
+import sharp from 'sharp';
 import { Distribution, encodeFloat32Tensor, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeRpcStatus, decodeStatus } from '@glcert/runtime';
@@ -46,6 +48,35 @@ async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
   );
   if (!err) throw new Error('expected the call to fail');
   return err;
+}
+
+/** A two-frame APNG from two PNGs: IHDR, acTL, fcTL + IDAT (frame 1), fcTL + fdAT (frame 2), IEND. */
+function apng(first: Buffer, second: Buffer): Buffer {
+  const chunks = (png: Buffer): Array<{ type: string; data: Buffer }> => {
+    const out: Array<{ type: string; data: Buffer }> = [];
+    for (let at = 8; at < png.length; at += 12 + png.readUInt32BE(at)) {
+      out.push({ type: png.toString('latin1', at + 4, at + 8), data: png.subarray(at + 8, at + 8 + png.readUInt32BE(at)) });
+    }
+    return out;
+  };
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    return Buffer.concat([u32(data.length), body, u32(zlib.crc32(body))]);
+  };
+  const u32 = (...v: number[]): Buffer => Buffer.concat(v.map((x) => Buffer.from([x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255])));
+  const ihdr = chunks(first).find((c) => c.type === 'IHDR')!.data;
+  const idat = (png: Buffer): Buffer => Buffer.concat(chunks(png).filter((c) => c.type === 'IDAT').map((c) => c.data));
+  const fctl = (seq: number): Buffer => chunk('fcTL', Buffer.concat([u32(seq, ihdr.readUInt32BE(0), ihdr.readUInt32BE(4), 0, 0), Buffer.from([0, 1, 0, 10, 0, 0])]));
+  return Buffer.concat([
+    first.subarray(0, 8),
+    chunk('IHDR', ihdr),
+    chunk('acTL', u32(2, 0)),
+    fctl(0),
+    chunk('IDAT', idat(first)),
+    fctl(1),
+    chunk('fdAT', Buffer.concat([u32(2), idat(second)])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -152,6 +183,18 @@ describe('long identifiers are refused at the edge (finding 4)', () => {
     expect(status.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['item.id']);
     expect(status.message.length).toBeLessThan(300);
     expect(out.responses.find((x) => x.id === 'ok-1')?.certificate?.requestId).toBe('ok-1');
+  });
+
+  it('an animated PNG (frames encoded by sharp) is refused: INVALID_ARGUMENT naming image, reason ANIMATED_IMAGE (finding 7)', async () => {
+    const frame = (grey: number): Promise<Buffer> =>
+      sharp({ create: { width: 28, height: 28, channels: 3, background: { r: grey, g: grey, b: grey } } }).png().toBuffer();
+    const [first, second] = await Promise.all([frame(0), frame(255)]);
+    const err = await failure(start(r.client, request({ input: { $case: 'image', image: apng(first, second) } }), 30_000).result);
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(decodeStatus(err)?.badRequest?.fieldViolations.map((v) => [v.field, v.reason])).toEqual([['image', 'ANIMATED_IMAGE']]);
+    // its first frame alone is certified
+    const res = await start(r.client, request({ input: { $case: 'image', image: first } }), 30_000).result;
+    expect(res.certificate?.preprocessing[0]).toMatch(/^decoded png 28x28x3/);
   });
 
   it('a normal Certify still works afterwards', async () => {

@@ -1,5 +1,6 @@
+import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { decodeImage, ImageDecodeError, sha256Hex, encodePng, LUMA_WEIGHTS } from '../index';
+import { apngFrames, decodeImage, ImageDecodeError, sha256Hex, encodePng, LUMA_WEIGHTS } from '../index';
 import { pseudoRandomBytes, writePng } from './fixtures';
 
 async function expectDecodeError(bytes: Uint8Array, reason: string, message: RegExp) {
@@ -162,5 +163,72 @@ describe('sha256Hex', () => {
   it('matches the FIPS 180-2 test vector', () => {
     expect(sha256Hex(Buffer.from('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(sha256Hex(new Float32Array([1]))).toBe(sha256Hex(Buffer.from([0, 0, 0x80, 0x3f])));
+  });
+});
+
+/** A PNG chunk: length, type, data, CRC-32 over type and data. */
+function chunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A real APNG (as browsers play it) from PNG frames sharp encoded: IDAT is frame 1, fdAT the rest. */
+function apng(frames: Buffer[]): Buffer {
+  const chunksOf = (png: Buffer) => {
+    const out: { type: string; data: Buffer }[] = [];
+    for (let at = 8; at < png.length; at += 12 + png.readUInt32BE(at)) {
+      out.push({ type: png.toString('latin1', at + 4, at + 8), data: png.subarray(at + 8, at + 8 + png.readUInt32BE(at)) });
+    }
+    return out;
+  };
+  const first = chunksOf(frames[0]!);
+  const ihdr = first.find((c) => c.type === 'IHDR')!.data;
+  const u32 = (...v: number[]) => Buffer.concat(v.map((x) => { const b = Buffer.alloc(4); b.writeUInt32BE(x); return b; }));
+  const fctl = (seq: number) => chunk('fcTL', Buffer.concat([u32(seq, ihdr.readUInt32BE(0), ihdr.readUInt32BE(4), 0, 0), Buffer.from([0, 1, 0, 10, 0, 0])]));
+  const idat = (png: Buffer) => Buffer.concat(chunksOf(png).filter((c) => c.type === 'IDAT').map((c) => c.data));
+  const parts = [frames[0]!.subarray(0, 8), chunk('IHDR', ihdr), chunk('acTL', u32(frames.length, 0)), fctl(0), chunk('IDAT', idat(frames[0]!))];
+  let seq = 1;
+  for (const f of frames.slice(1)) {
+    parts.push(fctl(seq++), chunk('fdAT', Buffer.concat([u32(seq++), idat(f)])));
+  }
+  parts.push(chunk('IEND', Buffer.alloc(0)));
+  return Buffer.concat(parts);
+}
+
+describe('animated images are refused, not certified on one frame (issue 11)', () => {
+  const frame = (grey: number) => sharp({ create: { width: 28, height: 28, channels: 3, background: { r: grey, g: grey, b: grey } } }).png().toBuffer();
+
+  it('an APNG of two frames built from sharp PNGs: ANIMATED_IMAGE; its first frame alone decodes', async () => {
+    const [black, white] = await Promise.all([frame(0), frame(255)]);
+    const animated = apng([black, white]);
+    // what libvips sees: one still image, no pages (so the decoder alone would take frame 1 silently)
+    const meta = await sharp(animated).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.pages ?? 1).toBe(1);
+    expect(apngFrames(animated)).toBe(2);
+    await expectDecodeError(animated, 'ANIMATED_IMAGE', /animated PNG \(APNG\) with 2 frame\(s\)/);
+    expect(apngFrames(black)).toBe(0);
+    expect((await decodeImage(black, { channels: 1, height: 28, width: 28 })).tensor.every((v) => v === 0)).toBe(true);
+  });
+
+  it('an animated WebP of three frames (sharp, pageHeight): ANIMATED_IMAGE; a still WebP decodes', async () => {
+    const raw = Buffer.alloc(28 * 28 * 3 * 3);
+    raw.fill(128, 28 * 28 * 3).fill(255, 2 * 28 * 28 * 3); // frames black, grey, white (libwebp merges equal frames)
+    const animated = await sharp(raw, { raw: { width: 28, height: 28 * 3, channels: 3, pageHeight: 28 } }).webp({ lossless: true, loop: 0 }).toBuffer();
+    expect((await sharp(animated).metadata()).pages).toBe(3);
+    await expectDecodeError(animated, 'ANIMATED_IMAGE', /animated webp with 3 frame\(s\)/);
+    const still = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#000' } }).webp({ lossless: true }).toBuffer();
+    expect((await decodeImage(still, { channels: 1, height: 28, width: 28 })).sourceFormat).toBe('webp');
+  });
+
+  it('a chunk walk over hostile bytes ends (huge lengths, truncation)', () => {
+    const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(apngFrames(Buffer.concat([sig, Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from('tEXt')]))).toBe(0);
+    expect(apngFrames(Buffer.concat([sig, Buffer.from([0, 0, 0, 8]), Buffer.from('acTL')]))).toBe(1);
+    expect(apngFrames(sig)).toBe(0);
   });
 });

@@ -83,6 +83,21 @@ function lastIndexOf(bytes: Uint8Array, needle: number[]): number {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).lastIndexOf(Buffer.from(needle));
 }
 
+/**
+ * Frames announced by a PNG's acTL chunk (an animated PNG), or 0 for a still PNG. acTL must
+ * come before the first IDAT, so only the chunks before it are walked (a few, bounded by the data).
+ */
+export function apngFrames(bytes: Uint8Array): number {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 8; at + 8 <= view.length; ) {
+    const type = view.toString('latin1', at + 4, at + 8);
+    if (type === 'acTL') return at + 12 <= view.length ? Math.max(1, view.readUInt32BE(at + 8)) : 1;
+    if (type === 'IDAT' || type === 'IEND') return 0;
+    at += 12 + view.readUInt32BE(at);
+  }
+  return 0;
+}
+
 /** Cheap structural checks that name truncation precisely (decoders often just say "read error"). */
 function checkComplete(bytes: Uint8Array, format: ImageFormat): void {
   const truncated = (why: string) =>
@@ -135,7 +150,7 @@ const isGreySpace = (space: string | undefined) => space === 'b-w' || space === 
  *
  * Rejects, with an ImageDecodeError saying why: zero bytes, formats other than the three, data
  * that ends early, data the decoder cannot read, images above `maxInputPixels` (checked from the
- * header before any pixel is decoded).
+ * header before any pixel is decoded), animations (APNG, animated WebP: ANIMATED_IMAGE).
  */
 export async function decodeImage(bytes: Uint8Array, target: DecodeTarget, options: DecodeOptions = {}): Promise<DecodedImage> {
   checkTarget(target);
@@ -175,6 +190,16 @@ export async function decodeImage(bytes: Uint8Array, target: DecodeTarget, optio
   if (meta.format !== format) {
     throw new ImageDecodeError('CORRUPT_IMAGE', `${format} signature but the decoder read ${String(meta.format)}`, format);
   }
+  // an animation is not one image: certifying its first frame would not say what was certified
+  // (libvips reads an APNG as its default image and reports no pages, hence the acTL check)
+  const frames = format === 'png' ? apngFrames(bytes) : (meta.pages ?? 1);
+  if (frames > 1 || (format === 'png' && frames === 1)) {
+    throw new ImageDecodeError(
+      'ANIMATED_IMAGE',
+      `animated ${format === 'png' ? 'PNG (APNG)' : format} with ${frames} frame(s): send one still image (a certificate is about one image)`,
+      format,
+    );
+  }
   const srcW0 = meta.width ?? 0;
   const srcH0 = meta.height ?? 0;
   if (srcW0 < 1 || srcH0 < 1) throw new ImageDecodeError('CORRUPT_IMAGE', `${format} header gives size ${srcW0}x${srcH0}`, format);
@@ -194,7 +219,6 @@ export async function decodeImage(bytes: Uint8Array, target: DecodeTarget, optio
   const steps: string[] = [
     `decoded ${format} ${srcH0}x${srcW0}x${meta.channels ?? '?'} (HxWxC, ${depthWord} ${space}${hasAlpha ? ' with alpha' : ''}${meta.isPalette ? ', palette' : ''})`,
   ];
-  if (meta.pages !== undefined && meta.pages > 1) steps.push(`used frame 1 of ${meta.pages}`);
 
   let pipe = open();
   if (orientation !== 1 && orientation >= 2 && orientation <= 8) {

@@ -15,7 +15,9 @@ export type ImageDecodeReason =
   /** the decoder could not read the data */
   | 'CORRUPT_IMAGE'
   /** more pixels (or bytes) than the configured limit: decompression-bomb guard */
-  | 'IMAGE_TOO_LARGE';
+  | 'IMAGE_TOO_LARGE'
+  /** several frames (APNG, animated WebP): a certificate is about one image, never a silent first frame */
+  | 'ANIMATED_IMAGE';
 
 export class ImageDecodeError extends Error {
   /** The status every caller maps this error to. */
