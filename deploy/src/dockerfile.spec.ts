@@ -48,11 +48,14 @@ describe('Dockerfile', () => {
     for (const s of df.stages) for (const u of s.instructions.filter((i) => i.keyword === 'USER')) expect(u.args).not.toMatch(/^(root|0)(:|$)/);
   });
 
-  it('installs production dependencies only, with npm ci from the lockfile', () => {
+  it('installs once with npm ci from the lockfile, and ships production dependencies only', () => {
     const runs = df.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r));
     expect(installs).toHaveLength(1);
-    expect(installs[0]).toMatch(/\bnpm ci\b.*--omit=dev/);
+    expect(installs[0]).toMatch(/\bnpm ci\b/);
+    // the build stage needs esbuild (a dev dependency); the images get the tree pruned to production
+    expect(stage(df, 'deps').image).toBe('deps-all');
+    expect(stage(df, 'deps').instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/^npm prune --omit=dev\b/);
     expect(imageEnv(df, stage(df, 'deps')).NODE_ENV).toBe('production');
     // the final images take node_modules from the dependency stages only
     for (const t of TARGETS) {
@@ -63,6 +66,7 @@ describe('Dockerfile', () => {
 
   it('keeps the CPU images free of the CUDA download, and installs CUDA 12 for the GPU image', () => {
     expect(imageEnv(df, stage(df, 'deps')).ONNXRUNTIME_NODE_INSTALL).toBe('skip');
+    expect(stage(df, 'deps-all').instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/\bnpm ci --ignore-scripts\b/);
     const gpuInstall = stage(df, 'deps-gpu').instructions.find((i) => i.keyword === 'RUN')?.args ?? '';
     expect(gpuInstall).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/);
     expect(gpuInstall).toMatch(/test -f \S*libonnxruntime_providers_cuda\.so/);
@@ -75,11 +79,14 @@ describe('Dockerfile', () => {
     expect(imageEnv(df, stage(df, 'inference')).INFERENCE_EXECUTION_PROVIDERS).toBe('cpu');
   });
 
-  it('starts each service as `node --import tsx services/<name>/src/main.ts` in exec form (node is PID 1 and gets SIGTERM)', () => {
+  it('starts each service as `node --enable-source-maps services/<name>/dist/main.js` in exec form (node is PID 1 and gets SIGTERM)', () => {
     for (const [name, port] of Object.entries(SERVICES)) {
       for (const t of name === 'inference' ? ['inference', 'inference-gpu'] : [name]) {
         const s = stage(df, t);
-        expect([t, execArgv(df, s)]).toEqual([t, ['node', '--import', 'tsx', `services/${name}/src/main.ts`]]);
+        expect([t, execArgv(df, s)]).toEqual([t, ['node', '--enable-source-maps', `services/${name}/dist/main.js`]]);
+        // its bundle comes from the build stage, and nothing else of the workspace's code
+        const code = lineage(df, s).flatMap((st) => st.instructions.filter((i) => i.keyword === 'COPY' && /\b(services|libs|tools)\//.test(i.args)).map((i) => i.args));
+        expect([t, code]).toEqual([t, [`--from=build /app/services/${name}/dist ./services/${name}/dist`]]);
         const env = imageEnv(df, s);
         expect([t, env[`${name.toUpperCase()}_HOST`], env[`${name.toUpperCase()}_PORT`]]).toEqual([t, '0.0.0.0', String(port)]);
         expect(exposedPorts(df, s)).toEqual([port]);
@@ -87,6 +94,19 @@ describe('Dockerfile', () => {
       }
     }
     expect(execArgv(df, stage(df, 'cli'))?.slice(0, 2)).toEqual(['node', 'tools/cli/bin/glcert.js']);
+  });
+
+  it('runs no TypeScript: no tsx, no .ts entry point, the bundles built by tools/scripts/build.mjs', () => {
+    for (const ins of df.instructions) expect([ins.line, /\btsx\b|\.ts\b/.test(ins.args)]).toEqual([ins.line, false]);
+    expect(stage(df, 'build').instructions.find((i) => i.keyword === 'RUN')?.args).toBe('node tools/scripts/build.mjs');
+    const cliCopies = stage(df, 'cli').instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+    expect(cliCopies).toContain('--from=build /app/tools/cli/dist ./tools/cli/dist');
+  });
+
+  it('the certifier image only reads its mounted key (CERTIFIER_SIGNING_KEY_CREATE=false) at the path the manifests mount', () => {
+    const env = imageEnv(df, stage(df, 'certifier'));
+    expect(env.CERTIFIER_SIGNING_KEY_CREATE).toBe('false');
+    expect(env.CERTIFIER_SIGNING_KEY_FILE).toBe('/var/run/secrets/glcert/signing-key.pem');
   });
 
   it('uses COPY, not ADD, and no HEALTHCHECK (Kubernetes probes do that)', () => {
