@@ -22,6 +22,7 @@ TAG=${GLCERT_IMAGE_TAG:-dev}                # the cpu overlay's tag
 TARGETS=(certifier sampler inference bounds verifier cli)
 STEPS=${GLCERT_CONTAINERS_STEPS:-build,run}
 
+[ "$(id -u)" = 0 ] || die "run as root: debootstrap and rootful podman with host networking need it (sudo npm run test:containers)"
 setup_podman
 
 build_images() {
