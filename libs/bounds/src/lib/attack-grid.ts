@@ -3,6 +3,7 @@
 // of them when there are at most `n`, else `n` rounded evenly spaced ones (ends included).
 
 import { InvalidBoundRequestError } from './errors';
+import { lerp } from './fp';
 
 export const DEFAULT_GRID_POINTS = 11;
 
@@ -14,11 +15,11 @@ export function axisPoints(name: string, lo: number, hi: number, n: number, inte
     const b = Math.floor(hi);
     if (a > b) throw new InvalidBoundRequestError(`threat_model.box.${name}`, `[${lo}, ${hi}] contains no integer ${name}`);
     const count = b - a + 1;
-    if (count <= n) return Array.from({ length: count }, (_, i) => a + i);
+    if (count <= n) return Array.from({ length: count }, (_, i) => a + i || 0);
     if (n === 1) throw new InvalidBoundRequestError('bound_settings.grid_points', `${name}: need at least 2 points to include both borders`);
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
-      const v = i === n - 1 ? b : Math.round(a + ((b - a) * i) / (n - 1));
+      const v = i === n - 1 ? b : Math.round(lerp(a, b, i / (n - 1)));
       if (out.length === 0 || out[out.length - 1] !== v) out.push(v);
     }
     return out;
@@ -26,9 +27,10 @@ export function axisPoints(name: string, lo: number, hi: number, n: number, inte
   if (lo === hi) return [lo];
   if (n === 1) throw new InvalidBoundRequestError('bound_settings.grid_points', `${name}: need at least 2 points to include both borders`);
   const out: number[] = [];
-  const snap = 1e-12 * (hi - lo);
+  // (hi - lo overflows for a box of +-1.7e308: lerp, and the snap width from the halves)
+  const snap = 2e-12 * (hi / 2 - lo / 2);
   for (let i = 0; i < n; i++) {
-    let v = i === n - 1 ? hi : lo + ((hi - lo) * i) / (n - 1);
+    let v = i === n - 1 ? hi : lerp(lo, hi, i / (n - 1));
     // a point that is beta0 up to rounding is beta0 (it is then skipped, delta = 0)
     if (identity !== undefined && Math.abs(v - identity) <= snap) v = identity;
     out.push(v);

@@ -38,6 +38,7 @@
 import { normalCdf, normalPdf, normalQuantile, normalSf } from '@glcert/stats';
 
 import type { ConditionalLaw } from './conditional';
+import { NumericDomainError } from './errors';
 
 /** Minimum expected number of exceedances (q_k ns) for a band level. */
 export const MIN_EXCEEDANCES = 50;
@@ -192,6 +193,8 @@ export function lawExcess(law: ConditionalLaw, w: number): number {
 export function upperBand(input: BandInput): UpperBand | null {
   const { law, eta, pilotDescending: pilot, levels, z } = input;
   const np = pilot.length;
+  if (law?.kind === 'normal' && !(Number.isFinite(law.sd) && law.sd >= 0)) throw new NumericDomainError(`score law: sd = ${law.sd}`);
+  if (law?.kind === 'exp' && !Number.isFinite(law.a)) throw new NumericDomainError(`score law: scale = ${law.a}`);
   if (law?.kind === 'normal' && law.sd === 0) return null;
   if (law?.kind === 'exp' && law.a === 0) return null;
   if (law === null) {
@@ -251,10 +254,16 @@ export function upperBand(input: BandInput): UpperBand | null {
       keepA.push(mean + zc * (sd / Math.sqrt(n)));
     }
   }
-  if (keepW.length === 0) throw new RangeError('score band: no level has enough exceedances (is the score degenerate?)');
+  // A band that cannot be computed certifies nothing (the solver answers threshold 1).
+  if (keepW.length === 0) throw new NumericDomainError('score band: no level has enough exceedances (is the score degenerate?)');
+  for (let k = 0; k < keepW.length; k++) {
+    if (!Number.isFinite(keepW[k]) || !Number.isFinite(keepA[k])) {
+      throw new NumericDomainError(`score band: level ${keepW[k]} has the bound ${keepA[k]} in double precision`);
+    }
+  }
   const w = Float64Array.from(keepW);
   const a = Float64Array.from(keepA);
   const M = bandMax(w, a);
-  if (!(M > 0)) throw new RangeError('score band: the bound on M is not positive');
+  if (!(M > 0 && Number.isFinite(M))) throw new NumericDomainError(`score band: the bound on M is ${M}`);
   return { w, a, M };
 }

@@ -24,6 +24,7 @@
 import { normalCdf, normalPdf, normalQuantile, normalSf } from '@glcert/stats';
 import type { TransformSpec } from '@glcert/transforms';
 
+import { norm2 } from './fp';
 import { kernelFor } from './score-kernels';
 
 /** Probability left to the closed-form tail bounds at each end of the strata. */
@@ -126,9 +127,10 @@ export function conditionalSampler(spec: TransformSpec, ns: number, sigma: reado
     case 'ct':
       return {
         law(c) {
-          let v = 0;
-          for (let f = 0; f < c.length; f++) v += (c[f] / sigma[f]) ** 2;
-          return { kind: 'normal', sd: Math.sqrt(v) };
+          // sd = |c / sigma| scaled: (c/sigma)^2 overflowed at sigma ~ 1e-155 (gl-sound/2)
+          const scaled = new Float64Array(c.length);
+          for (let f = 0; f < c.length; f++) scaled[f] = c[f] / sigma[f];
+          return { kind: 'normal', sd: norm2(scaled) };
         },
       };
     case 'cb':

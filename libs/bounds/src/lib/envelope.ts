@@ -48,6 +48,7 @@ export class ShapeEnvelope {
     const { cell, h, ns } = this;
     const { w, a } = band;
     const K = w.length;
+    if (!(Number.isFinite(band.M) && band.M > 0)) throw new RangeError(`addBand: M+ must be finite and > 0, got ${band.M}`);
     const inv = 1 / band.M;
     for (let j = 0; j < h; j++) {
       const q0 = j / ns;
@@ -58,7 +59,10 @@ export class ShapeEnvelope {
         const v = a[k] + (wk >= 0 ? wk * q1 : wk * q0);
         if (v < m) m = v;
       }
-      const sup = Math.min(1, m * inv); // B+ <= M+ everywhere on [0, 1]
+      // B+ <= M+ everywhere on [0, 1]; a NaN (never expected: M+ is checked finite and > 0)
+      // counts as 1, the largest shape value, which can only lower Xi
+      const r = m * inv;
+      const sup = r >= 1 || Number.isNaN(r) ? 1 : r;
       if (sup > cell[j]) cell[j] = sup;
     }
     this.shapes++;
@@ -91,6 +95,9 @@ export class ShapeEnvelope {
   threshold(maxG: number): { threshold: number; certifiable: boolean } {
     const R = this.tail();
     const { h, ns } = this;
+    // An infinite or NaN G certifies nothing. (With G = Inf the search below would take
+    // R[k] = Inf >= G as reachable and return 1 - (h-1)/ns: the gl-sound/2 false certificate.)
+    if (!Number.isFinite(maxG) || Number.isNaN(R[0])) return { threshold: 1, certifiable: false };
     if (!(maxG <= R[0]) || R[0] === 0) return { threshold: 1, certifiable: false };
     if (maxG <= 0) return { threshold: 1 - h / ns, certifiable: true };
     // R is non-increasing: find the last k with R[k] >= maxG (k < h since R[h] = 0 < maxG).

@@ -14,3 +14,16 @@ export class InvalidBoundRequestError extends Error {
     this.name = 'InvalidBoundRequestError';
   }
 }
+
+/**
+ * Raised inside the numeric solver where a quantity leaves the range in which double precision
+ * keeps it sound (an overflow, an underflow to 0 or into the denormals, a NaN). `solveNumeric`
+ * catches it and answers threshold 1 (certify nothing) with `reason` in its notes; it never
+ * escapes the solver.
+ */
+export class NumericDomainError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'NumericDomainError';
+  }
+}

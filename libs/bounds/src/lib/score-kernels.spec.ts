@@ -63,6 +63,53 @@ describe('score kernels agree with TransformSpec.score', () => {
     }
   });
 
+  // numeric.ts bounds the path integral by a chord only where c moves along a segment of c-space
+  // (c(t) = A s(t) + B, s = 1/beta_j, or c constant) on every path from the identity.
+  it.each(TRANSFORM_KEYS.map((k) => [k]))('%s: the declared path segment holds', (key) => {
+    const spec = TRANSFORMS[key];
+    const kernel = kernelFor(spec);
+    if (kernel.kind !== 'linear' || kernel.segment === null) return;
+    const segment = kernel.segment;
+    const rnd = mulberry(key.length * 104729 + key.charCodeAt(0));
+    const nf = kernel.features;
+    const at = (beta: number[], u: number[]) => {
+      const c = new Float64Array(nf);
+      kernel.coefficients(beta, u, c);
+      return c;
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      const end = randomBeta(spec, rnd);
+      const delta = end.map((v, i) => v - spec.identity[i]);
+      const len = Math.hypot(...delta);
+      if (len === 0) continue;
+      const u = delta.map((v) => v / len);
+      const c0 = at(spec.identity.slice(), u);
+      const c1 = at(end, u);
+      for (const t of [0.1, 0.37, 0.5, 0.81]) {
+        const beta = spec.identity.map((b, i) => b + t * delta[i]);
+        const ct = at(beta, u);
+        for (let f = 0; f < nf; f++) {
+          if (segment === 'constant') {
+            expect(ct[f]).toBeCloseTo(c0[f], 12);
+          } else {
+            const j = segment.reciprocal;
+            const s = (b: number) => 1 / b;
+            if (delta[j] === 0) expect(ct[f]).toBeCloseTo(c0[f], 12);
+            else {
+              const lambda = (s(beta[j]) - s(spec.identity[j])) / (s(end[j]) - s(spec.identity[j]));
+              expect(ct[f]).toBeCloseTo(c0[f] + lambda * (c1[f] - c0[f]), 10);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('gc is not a segment (its path integral keeps Gauss-Legendre)', () => {
+    const k = kernelFor(TRANSFORMS.gc);
+    expect(k.kind === 'linear' && k.segment).toBeNull();
+  });
+
   it('falls back to the generic kernel for a transform it does not know', () => {
     expect(kernelFor({ ...TRANSFORMS.b, key: 'unknown' } as unknown as TransformSpec).kind).toBe('generic');
   });

@@ -20,6 +20,13 @@ export interface LinearScoreKernel {
   fill(z: Float64Array, ns: number, dim: number, sigma: readonly number[], F: Float64Array): void;
   /** c(beta, u) into `out` (length `features`). */
   coefficients(beta: ArrayLike<number>, u: ArrayLike<number>, out: Float64Array): void;
+  /**
+   * How c moves along a straight path beta(t) = beta0 + t delta from the identity (u fixed):
+   * 'constant' (c does not depend on beta), { reciprocal: j } (c(t) = A s(t) + B, s = 1/beta_j(t):
+   * a segment of c-space traversed monotonically), or null (a curve). On a segment the path
+   * integral of M is bounded rigorously (numeric.ts); `score-kernels.spec.ts` checks the claim.
+   */
+  readonly segment: 'constant' | { readonly reciprocal: number } | null;
 }
 
 export interface GenericScoreKernel {
@@ -30,12 +37,14 @@ export type ScoreKernel = LinearScoreKernel | GenericScoreKernel;
 
 function linear(
   features: number,
+  segment: LinearScoreKernel['segment'],
   feature: (z: Float64Array, at: number, sigma: readonly number[], out: Float64Array) => void,
   coefficients: LinearScoreKernel['coefficients'],
 ): LinearScoreKernel {
   return {
     kind: 'linear',
     features,
+    segment,
     fill(z, ns, dim, sigma, F) {
       const row = new Float64Array(features);
       for (let i = 0, at = 0; i < ns; i++, at += dim) {
@@ -56,6 +65,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // score z0/s_b
   b: linear(
     1,
+    'constant',
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
     },
@@ -66,6 +76,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // score z0/(s_k k)
   c: linear(
     1,
+    { reciprocal: 0 },
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
     },
@@ -76,6 +87,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // d/dk = (1/k) z0/s_k - (b/k) z1 e/s_b, d/db = z1 e/s_b, e = exp(s_k z0)
   cb: linear(
     2,
+    { reciprocal: 0 },
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
       o[1] = (z[at + 1] * Math.exp(s[0] * z[at])) / s[1];
@@ -89,6 +101,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // (z0^2 + z1^2 - 2)/g
   g: linear(
     1,
+    { reciprocal: 0 },
     (z, at, _s, o) => {
       o[0] = rayleighShape(z, at);
     },
@@ -99,6 +112,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // d/dg = (z0^2+z1^2-2)/g - (ln k/g) z2 R/s_k, d/dk = (1/k) z2 R/s_k, R = s_g sqrt(z0^2+z1^2)
   gc: linear(
     2,
+    null,
     (z, at, s, o) => {
       const R = s[0] * Math.sqrt(z[at] * z[at] + z[at + 1] * z[at + 1]);
       o[0] = rayleighShape(z, at);
@@ -114,6 +128,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // (z0/s_tx, z1/s_ty)
   t: linear(
     2,
+    'constant',
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
       o[1] = z[at + 1] / s[1];
@@ -125,6 +140,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   ),
   bt: linear(
     3,
+    'constant',
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
       o[1] = z[at + 1] / s[1];
@@ -138,6 +154,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   ),
   ct: linear(
     3,
+    { reciprocal: 0 },
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
       o[1] = z[at + 1] / s[1];
@@ -151,6 +168,7 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   ),
   cbt: linear(
     4,
+    { reciprocal: 0 },
     (z, at, s, o) => {
       o[0] = z[at] / s[0];
       o[1] = (z[at + 1] * Math.exp(s[0] * z[at])) / s[1];
@@ -168,9 +186,11 @@ const KERNELS: Readonly<Partial<Record<TransformKey, LinearScoreKernel>>> = {
   // R/s_r^2 - 1/R, R = s_r sqrt(z0^2 + z1^2); independent of r
   r: linear(
     1,
+    'constant',
     (z, at, s, o) => {
-      const R = s[0] * Math.sqrt(z[at] * z[at] + z[at + 1] * z[at + 1]);
-      o[0] = R / (s[0] * s[0]) - 1 / R;
+      // R/s^2 - 1/R with R = s rho, written so that s^2 never over- or underflows
+      const rho = Math.sqrt(z[at] * z[at] + z[at + 1] * z[at + 1]);
+      o[0] = rho / s[0] - 1 / (s[0] * rho);
     },
     (_beta, u, c) => {
       c[0] = u[0];

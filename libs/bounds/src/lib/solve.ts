@@ -21,8 +21,11 @@ export const DEFAULT_SEED = 0n;
  * gl-sound/2: upper bands on B (exact laws, deterministic strata bounds, or a Monte Carlo
  * confidence band at failure probability delta) instead of the plug-in empirical B of /1,
  * whose Monte Carlo error could put the threshold below the truth.
+ * gl-sound/3: the path integral bounded by the exact integral of a chord upper bound (Gauss-
+ * Legendre underestimated it on contrast/gamma paths towards 0), and a floating-point domain
+ * outside which the solver answers threshold 1 (sigma ~ 1e-155 gave 0.5 + 1/ns before).
  */
-export const SOLVER_VERSION = `gl-sound/2 (${GENERATOR_NAME}, stream ${BOUND_NORMALS_STREAM}, gauss-legendre-8, upper-band)`;
+export const SOLVER_VERSION = `gl-sound/3 (${GENERATOR_NAME}, stream ${BOUND_NORMALS_STREAM}, chord-8, upper-band, fp-domain)`;
 
 export interface BoundRequest {
   /** Transform key: b, c, cb, g, gc, t, bt, ct, cbt, r. */
@@ -231,12 +234,16 @@ export function solveBound(request: BoundRequest): BoundResult {
   if (closed) notes.push(`closed form (${closed.rule}), certifies the whole box: ${closed.threshold}`);
   if (numeric) {
     const axes = numeric.axes.map((a, i) => `${n.params[i]}: ${a.length}`).join(', ');
+    const paths =
+      numeric.pathRule === 'chord'
+        ? 'path integrals bounded by the exact integral of a chord upper bound (8 points per path)'
+        : '8-node Gauss-Legendre path integrals (their quadrature error is not bounded for this transform)';
     notes.push(
       `numeric GL bound (ALGORITHM.md section 4) over ${numeric.attackPoints} attack-grid points (${axes} per axis, borders included, beta0 skipped), ` +
-        `${n.ns} score samples, 8-node Gauss-Legendre paths: ${numeric.threshold}`,
+        `${n.ns} score samples, ${paths}: ${numeric.threshold}`,
     );
     const mc = numeric.laws.includes('monte carlo');
-    notes.push(
+    if (numeric.domainProblem === null) notes.push(
       `numeric: B bounded from above by ${numeric.laws.join(' + ')} ` +
         (mc
           ? `(Monte Carlo: one-sided CLT band, z = ${numeric.z.toFixed(3)}, Bonferroni over ${numeric.distinctEvaluations} directions x ${numeric.levels} levels; ` +
@@ -250,7 +257,12 @@ export function solveBound(request: BoundRequest): BoundResult {
         notes.push(`${p}: the numeric bound covers ${numeric.axes[i].length} of the ${all} integer values of the box (raise grid to cover all)`);
       }
     });
-    if (!numeric.certifiable) {
+    if (numeric.domainProblem !== null) {
+      notes.push(
+        `numeric: outside the solver's floating-point domain (${numeric.domainProblem}): no bound can be guaranteed there, ` +
+          'threshold 1 (never certify)',
+      );
+    } else if (!numeric.certifiable) {
       notes.push(
         `numeric: max G = ${numeric.maxG.toPrecision(6)} >= Xi(1/2) = ${numeric.xiHalf.toPrecision(6)}: this box cannot be certified at this smoothing ` +
           '(threshold 1, never certify); shrink the box or raise sigma',
