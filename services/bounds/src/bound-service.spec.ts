@@ -122,9 +122,33 @@ describe('BoundService', () => {
   });
 
   it('refuses a solve larger than the configured budget with RESOURCE_EXHAUSTED', async () => {
-    const req = brightness(-0.1, 0.1, { boundSettings: { ns: 10_000_000n, gridPoints: [100_000], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC } });
+    // translation: every (point, node) pair has its own direction; 1e7 samples on a 201 x 201 grid
+    const req: boundsV1.GetThresholdRequest = {
+      threatModel: {
+        transform: 't',
+        box: [
+          { name: 'tx', min: -100, max: 100 },
+          { name: 'ty', min: -100, max: 100 },
+        ],
+        smoothing: [
+          { name: 'tx', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 30 },
+          { name: 'ty', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 30 },
+        ],
+        note: '',
+      },
+      boundSettings: { ns: 10_000_000n, gridPoints: [201], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC },
+      onlyCached: false,
+    };
     const err = (await call(client, req).catch((e: unknown) => e)) as grpc.ServiceError;
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    expect(err.details).toContain('bound_settings');
+    expect(err.details).toContain('BOUNDS_MAX_SOLVE_COST');
+    expect(service.pool.solvesStarted).toBe(0);
+  });
+
+  it('a cheap solve with many grid points is not refused: a one-parameter score has two directions', async () => {
+    // brightness at ns 1e6 on 10001 points: attack points x 8 x ns = 8e10, but two bands to solve
+    const req = brightness(-0.1, 0.1, { boundSettings: { ns: 1_000_000n, gridPoints: [10_001], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC } });
+    const res = await call(client, req);
+    expect(res.bound!.numericThreshold).toBeGreaterThanOrEqual(res.bound!.closedFormThreshold ?? 0);
   });
 });

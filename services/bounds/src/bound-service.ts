@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import {
   BoundMethod,
   BoundServiceService,
@@ -6,11 +7,11 @@ import {
   type Bound,
   type BoundServiceServer,
   type boundsV1,
-  type ThreatModel,
 } from '@glcert/contracts';
 import {
   cacheKeyOf,
   CLOSED_FORM_TRANSFORMS,
+  estimateSolveCost,
   InvalidBoundRequestError,
   normaliseBoundRequest,
   type BoundMethodName,
@@ -18,18 +19,20 @@ import {
   type BoundResult,
 } from '@glcert/bounds';
 import {
+  CancelledError,
   createLogger,
+  GlcertError,
   InvalidArgumentError,
   rejectViolations,
-  ResourceExhaustedError,
   threatModelIdentifierViolations,
   startService,
   unaryHandler,
+  type CallContext,
   type Logger,
   type RunningService,
   type SignalTarget,
 } from '@glcert/runtime';
-import { getTransform, type Law } from '@glcert/transforms';
+import { validateThreatModelEntries, type Law } from '@glcert/transforms';
 import { BoundCache } from './cache';
 import { SERVICE_NAME, type BoundsConfig } from './config';
 import { SolverPool } from './solver-pool';
@@ -46,42 +49,50 @@ const METHOD_NAME: Record<number, BoundMethodName | undefined> = {
   [BoundMethod.BOUND_METHOD_CLOSED_FORM]: 'closed-form',
 };
 
-/** GetThresholdRequest -> the solver's request; every problem names its proto field. */
-export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundRequest {
+/** A GetThresholdRequest checked and mapped: the solver's request and where each parameter sits on the wire. */
+interface ParsedRequest {
+  readonly request: BoundRequest;
+  /** Index of each parameter's box / smoothing entry, by parameter name. */
+  readonly boxAt: ReadonlyMap<string, number>;
+  readonly smoothingAt: ReadonlyMap<string, number>;
+}
+
+/**
+ * The threat model goes through the shared wire validator (validateThreatModelEntries: numeric
+ * domains, null-prototype names, wire paths) like in every other service; this adds only the
+ * smoothing law, whose enum the bounds contract defines.
+ */
+function parseRequest(req: boundsV1.GetThresholdRequest): ParsedRequest {
   const tm = req.threatModel;
   if (!tm) throw new InvalidArgumentError('threat_model', 'is required');
   // names are short (runtime limits.ts): a long one is refused before it is quoted anywhere
   rejectViolations(threatModelIdentifierViolations(tm));
-  let spec;
-  try {
-    spec = getTransform(tm.transform);
-  } catch {
-    throw new InvalidArgumentError('threat_model.transform', `unknown transform ${JSON.stringify(tm.transform)}`);
-  }
-  // null-prototype maps: a parameter named __proto__ is an unknown name, not a prototype
-  const box: Record<string, [number, number]> = Object.create(null);
-  tm.box.forEach((r, i) => {
-    if (r.name in box) throw new InvalidArgumentError(`threat_model.box[${i}].name`, `parameter ${r.name} appears twice`);
-    box[r.name] = [r.min, r.max];
-  });
-  const sigma: Record<string, number> = Object.create(null);
-  tm.smoothing.forEach((s, i) => {
-    if (s.name in sigma) throw new InvalidArgumentError(`threat_model.smoothing[${i}].name`, `parameter ${s.name} appears twice`);
-    const at = spec.params.indexOf(s.name as never);
-    const law = LAW_OF[s.distribution];
-    if (at >= 0 && s.distribution !== Distribution.DISTRIBUTION_UNSPECIFIED && law !== spec.laws[at]) {
+  const checked = validateThreatModelEntries({ transform: tm.transform, box: tm.box, smoothing: tm.smoothing });
+  if (!checked.ok) throw InvalidArgumentError.of(checked.violations.map((v) => ({ field: v.field, description: v.message })));
+  const { spec, lo, hi, sigma: sigmaList } = checked.value;
+  const box: Record<string, [number, number]> = {};
+  const sigma: Record<string, number> = {};
+  const boxAt = new Map<string, number>();
+  const smoothingAt = new Map<string, number>();
+  spec.params.forEach((p, i) => {
+    box[p] = [lo[i], hi[i]];
+    sigma[p] = sigmaList[i];
+    boxAt.set(p, checked.boxAt[i]);
+    smoothingAt.set(p, checked.smoothingAt[i]);
+    const at = checked.smoothingAt[i];
+    const given = tm.smoothing[at].distribution;
+    if (given !== Distribution.DISTRIBUTION_UNSPECIFIED && LAW_OF[given] !== spec.laws[i]) {
       throw new InvalidArgumentError(
-        `threat_model.smoothing[${i}].distribution`,
-        `${s.name} of transform ${spec.key} is smoothed with the ${spec.laws[at]} law, not ${Distribution[s.distribution]}`,
+        `threat_model.smoothing[${at}].distribution`,
+        `${p} of transform ${spec.key} is smoothed with the ${spec.laws[i]} law, not ${Distribution[given] ?? String(given)}`,
       );
     }
-    sigma[s.name] = s.sigma;
   });
   const settings = req.boundSettings;
   const method = METHOD_NAME[settings?.method ?? 0];
   if (!method) throw new InvalidArgumentError('bound_settings.method', `unknown method ${settings?.method}`);
-  return {
-    transform: tm.transform,
+  const request: BoundRequest = {
+    transform: spec.key,
     box,
     sigma,
     ns: settings && settings.ns !== 0n ? Number(settings.ns) : undefined,
@@ -89,24 +100,67 @@ export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundR
     seed: settings?.seed ?? 0n,
     method,
   };
+  return { request, boxAt, smoothingAt };
+}
+
+/** GetThresholdRequest -> the solver's request; every problem names its proto field. */
+export function boundRequestFromProto(req: boundsV1.GetThresholdRequest): BoundRequest {
+  return parseRequest(req).request;
 }
 
 /**
  * The solver names `threat_model.box.<p>` / `threat_model.sigma.<p>`; on the wire they are
- * `threat_model.box[i]` / `threat_model.smoothing[i].sigma`, or `.name` for an unknown parameter
- * (AIP-193 field paths, as the certifier reports them).
+ * `threat_model.box[i]` / `threat_model.smoothing[i].sigma` (AIP-193 field paths, as the
+ * certifier reports them).
  */
-function protoField(field: string, description: string, tm: ThreatModel): string {
+function protoField(field: string, parsed: ParsedRequest): string {
   const m = /^threat_model\.(box|sigma)\.(.+)$/s.exec(field);
   if (!m) return field === 'threat_model.sigma' ? 'threat_model.smoothing' : field;
   const [, kind, name] = m;
-  const unknown = description.startsWith('unknown parameter');
   if (kind === 'box') {
-    const at = tm.box.findIndex((r) => r.name === name);
-    return at < 0 ? 'threat_model.box' : `threat_model.box[${at}]${unknown ? '.name' : ''}`;
+    const at = parsed.boxAt.get(name);
+    return at === undefined ? 'threat_model.box' : `threat_model.box[${at}]`;
   }
-  const at = tm.smoothing.findIndex((s) => s.name === name);
-  return at < 0 ? 'threat_model.smoothing' : `threat_model.smoothing[${at}].${unknown ? 'name' : 'sigma'}`;
+  const at = parsed.smoothingAt.get(name);
+  return at === undefined ? 'threat_model.smoothing' : `threat_model.smoothing[${at}].sigma`;
+}
+
+/**
+ * A solver error as a status: a request it refuses names its field; a RangeError means its
+ * arithmetic left the finite range for these inputs (a gap in the documented domains, logged so
+ * it gets closed), which is still the caller's input, never INTERNAL. Anything else is a bug.
+ */
+function solverError(err: unknown, parsed: ParsedRequest, log: Logger): unknown {
+  if (err instanceof InvalidBoundRequestError) {
+    const description = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    return new InvalidArgumentError(protoField(err.field, parsed), description);
+  }
+  if (err instanceof RangeError) {
+    log.warn('bound solver arithmetic out of range', { err: err.message.slice(0, 200), transform: parsed.request.transform });
+    return new InvalidArgumentError('threat_model', `the bound cannot be computed in floating point for these values (${err.message.slice(0, 120)})`, {
+      reason: 'OUTSIDE_NUMERIC_DOMAIN',
+    });
+  }
+  return err;
+}
+
+/** RESOURCE_EXHAUSTED naming the settings that set a solve's cost. */
+function costError(message: string, reason: string, metadata: Record<string, string>): GlcertError {
+  const why = reason === 'DEADLINE_TOO_SHORT' ? 'give the call more time or lower it' : 'lower it';
+  return new GlcertError(grpc.status.RESOURCE_EXHAUSTED, message, { reason, metadata }, [
+    { field: 'bound_settings.ns', description: `score samples: the cost grows linearly in ns; ${why}`, reason },
+    { field: 'bound_settings.grid_points', description: `attack points (the product of grid_points): the cost grows linearly in them; ${why}`, reason },
+  ]);
+}
+
+/** Rejects with `signal.reason` when `signal` aborts first. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export function boundToProto(r: BoundResult): Bound {
@@ -140,27 +194,36 @@ export interface BoundsServiceHandle {
   close(): Promise<void>;
 }
 
+interface Flight {
+  readonly result: Promise<BoundResult>;
+  /** Calls waiting for `result`. */
+  waiters: number;
+  readonly controller: AbortController;
+}
+
 /**
  * BoundService: a threshold per (threat model, settings), solved once and kept on disk.
- * Concurrent requests for the same key share one solve; a restart serves from the disk cache.
+ * Concurrent requests for the same key share one solve, which stops when its last caller goes
+ * (cancellation or deadline); a solve over BOUNDS_MAX_SOLVE_COST, or one that cannot finish in
+ * its caller's time, is refused before it starts. A restart serves from the disk cache.
  */
 export async function startBoundsService(config: BoundsConfig, options: BoundsServiceOptions = {}): Promise<BoundsServiceHandle> {
   const log = options.logger ?? createLogger(SERVICE_NAME);
   const cache = new BoundCache(config.cacheDir);
   const pool = new SolverPool(config.maxConcurrentSolves, config.maxQueuedSolves);
-  const inFlight = new Map<string, Promise<BoundResult>>();
+  /** Solves in progress by cache key: callers of the same key share one, counted so the last to leave stops it. */
+  const inFlight = new Map<string, Flight>();
 
-  const getThreshold = async (req: boundsV1.GetThresholdRequest): Promise<boundsV1.GetThresholdResponse> => {
-    const request = boundRequestFromProto(req);
+  const getThreshold = async (req: boundsV1.GetThresholdRequest, _call: unknown, ctx: CallContext): Promise<boundsV1.GetThresholdResponse> => {
+    const parsed = parseRequest(req);
+    const { request } = parsed;
     let normalised;
+    let cost;
     try {
       normalised = normaliseBoundRequest(request);
+      cost = estimateSolveCost(normalised);
     } catch (err) {
-      if (err instanceof InvalidBoundRequestError) {
-        const description = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
-        throw new InvalidArgumentError(protoField(err.field, description, req.threatModel!), description);
-      }
-      throw err;
+      throw solverError(err, parsed, log);
     }
     if (normalised.method === 'closed-form' && !CLOSED_FORM_TRANSFORMS.includes(normalised.transform)) {
       // refused here: from the solver worker it would come back as a plain Error (INTERNAL)
@@ -168,31 +231,61 @@ export async function startBoundsService(config: BoundsConfig, options: BoundsSe
     }
     const key = cacheKeyOf(normalised);
     const hit = cache.get(key);
-    if (hit) return { bound: boundToProto(hit), cacheHit: true };
+    if (hit) return { bound: boundToProto(hit), cacheHit: true }; // never refused: it costs nothing
     if (req.onlyCached) return { bound: undefined, cacheHit: false };
 
-    const attackPoints = normalised.grid.reduce((a, b) => a * b, 1);
-    const evaluations = normalised.method === 'closed-form' ? 0 : normalised.ns * attackPoints * 8;
-    if (evaluations > config.maxScoreEvaluations) {
-      throw new ResourceExhaustedError(
-        `bound_settings: ns x grid points x 8 = ${evaluations.toExponential(2)} score evaluations exceeds the limit ${config.maxScoreEvaluations.toExponential(2)}`,
+    const costs = { estimated_cost: cost.cost.toExponential(2), attack_points: String(cost.attackPoints), ns: String(normalised.ns) };
+    if (cost.cost > config.maxSolveCost) {
+      throw costError(
+        `bound_settings: the solve would cost about ${cost.cost.toExponential(2)} score evaluations (${cost.attackPoints} attack points x 8 nodes, ns ${normalised.ns}), ` +
+          `over this server's limit ${config.maxSolveCost.toExponential(2)} (BOUNDS_MAX_SOLVE_COST); lower bound_settings.ns or bound_settings.grid_points`,
+        'SOLVE_TOO_COSTLY',
+        { ...costs, max_solve_cost: config.maxSolveCost.toExponential(2), setting: 'BOUNDS_MAX_SOLVE_COST' },
       );
     }
-    let solving = inFlight.get(key);
-    if (!solving) {
-      log.info('solving bound', { key, transform: normalised.transform, ns: normalised.ns, grid: normalised.grid });
-      solving = pool.solve(request).then((result) => {
-        cache.put(result);
-        log.info('bound solved', { key, threshold: result.threshold, method: result.method, seconds: result.seconds });
-        return result;
+
+    let flight = inFlight.get(key);
+    if (!flight) {
+      // a new solve must be able to finish in its caller's time even at an optimistic rate
+      const seconds = cost.cost / config.solveRate;
+      const remaining = ctx.remainingMs();
+      if (seconds * 1000 > remaining) {
+        throw costError(
+          `bound_settings: the solve needs at least ${seconds.toFixed(1)} s (${cost.cost.toExponential(2)} score evaluations at ${config.solveRate.toExponential(1)}/s, BOUNDS_SOLVE_RATE) ` +
+            `and the call has ${(remaining / 1000).toFixed(1)} s left; give it a longer deadline or lower bound_settings.ns or bound_settings.grid_points`,
+          'DEADLINE_TOO_SHORT',
+          { ...costs, estimated_seconds: seconds.toFixed(1), remaining_seconds: (remaining / 1000).toFixed(1) },
+        );
+      }
+      log.info('solving bound', { key, transform: normalised.transform, ns: normalised.ns, grid: normalised.grid, estimated_cost: cost.cost });
+      const controller = new AbortController();
+      const result = pool.solve(request, controller.signal).then((r) => {
+        cache.put(r);
+        log.info('bound solved', { key, threshold: r.threshold, method: r.method, seconds: r.seconds });
+        return r;
       });
-      inFlight.set(key, solving);
-      solving.then(
-        () => inFlight.delete(key),
-        () => inFlight.delete(key),
-      );
+      const started = { result, waiters: 0, controller };
+      const forget = (): void => {
+        if (inFlight.get(key) === started) inFlight.delete(key);
+      };
+      result.then(forget, forget);
+      inFlight.set(key, started);
+      flight = started;
     }
-    return { bound: boundToProto(await solving), cacheHit: false };
+
+    const mine = flight;
+    mine.waiters++;
+    try {
+      return { bound: boundToProto(await abortable(mine.result, ctx.signal).catch((err: unknown) => { throw solverError(err, parsed, log); })), cacheHit: false };
+    } finally {
+      mine.waiters--;
+      if (mine.waiters === 0 && ctx.signal.aborted && inFlight.get(key) === mine) {
+        // the last caller has gone: stop the solve (a later caller starts afresh)
+        inFlight.delete(key);
+        log.info('bound solve abandoned', { key });
+        mine.controller.abort(new CancelledError('every caller of this solve has gone'));
+      }
+    }
   };
 
   const implementation: BoundServiceServer = { getThreshold: unaryHandler(getThreshold, { log }) };
@@ -211,6 +304,9 @@ export async function startBoundsService(config: BoundsConfig, options: BoundsSe
     address: running.address,
     running,
     pool,
-    close: () => running.shutdown('close'),
+    close: async () => {
+      await running.shutdown('close');
+      await pool.close();
+    },
   };
 }

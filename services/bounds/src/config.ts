@@ -13,8 +13,19 @@ export function boundsConfigSchema() {
     maxConcurrentSolves: env.int('BOUNDS_MAX_CONCURRENT_SOLVES', { default: 1, min: 1, max: 64 }),
     /** Solves waiting beyond that: past it, RESOURCE_EXHAUSTED rather than an unbounded queue. */
     maxQueuedSolves: env.int('BOUNDS_MAX_QUEUED_SOLVES', { default: 16, min: 0 }),
-    /** Largest ns x attack points x 8 a request may ask for (about 1 s per 1e8 on one core). */
-    maxScoreEvaluations: env.float('BOUNDS_MAX_SCORE_EVALUATIONS', { default: 2e10, min: 1 }),
+    /**
+     * Largest estimated cost of one solve (estimateSolveCost, in score evaluations: attack points
+     * x 8 x ns x dims plus the pilot sorts); above it, RESOURCE_EXHAUSTED naming ns and
+     * grid_points. 1e10 is 1.5 to 13 minutes of one core on the dev VM (README); the presets
+     * cost at most 1.2e9 (cb 35 x 31 at ns 20000: 7.7e8).
+     */
+    maxSolveCost: env.float('BOUNDS_MAX_SOLVE_COST', { default: 1e10, min: 1 }),
+    /**
+     * Cost units per second assumed when checking a new solve against the caller's deadline:
+     * deliberately fast (about 3x the fastest measured, t and bt), so only a solve that surely
+     * cannot finish in time is refused; one that overruns is stopped at the deadline anyway.
+     */
+    solveRate: env.float('BOUNDS_SOLVE_RATE', { default: 2e9, min: 1 }),
   };
 }
 
