@@ -53,4 +53,75 @@ describe('SampleSource', () => {
   it('refuses batches larger than maxBatch', () => {
     expect(() => source('b', 2).resolve(0, 3)).toThrow(RangeError);
   });
+
+  describe('fillInSlices (issue 11, finding 3: transform work must not hold the event loop)', () => {
+    const n = shape.channels * shape.height * shape.width;
+
+    /** A source whose fill advances a fake clock by `costMs` per sample; records the sub-batch sizes. */
+    function timed(key: (typeof TRANSFORM_KEYS)[number], maxBatch: number, costMs: number) {
+      const src = source(key, maxBatch);
+      const clock = { t: 0 };
+      const sizes: number[] = [];
+      const real = src.fill.bind(src);
+      jest.spyOn(src, 'fill').mockImplementation((start, count, out) => {
+        real(start, count, out);
+        sizes.push(count);
+        clock.t += count * costMs;
+      });
+      return { src, clock, sizes };
+    }
+
+    it('gives the images of one fill, yielding whenever the budget is spent and checking after each yield', async () => {
+      const whole = new Float32Array(40 * n);
+      source('r', 40).fill(3, 40, whole);
+      const { src, clock, sizes } = timed('r', 40, 2);
+      const out = new Float32Array(40 * n);
+      const events: string[] = [];
+      let lastYield = 0;
+      let longest = 0;
+      await src.fillInSlices(3, 40, out, {
+        budgetMs: 3,
+        now: () => clock.t,
+        yieldToIo: async () => {
+          longest = Math.max(longest, clock.t - lastYield);
+          lastYield = clock.t;
+          events.push('yield');
+        },
+        checkpoint: () => events.push('check'),
+      });
+      expect(out).toEqual(whole);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(40);
+      // every yield is followed by a check, and no stretch of work is longer than budget + one sample
+      expect(events.length).toBeGreaterThanOrEqual(2 * 10);
+      for (let i = 0; i < events.length; i += 2) expect(events.slice(i, i + 2)).toEqual(['yield', 'check']);
+      expect(longest).toBeLessThanOrEqual(3 + 2);
+    });
+
+    it('costly samples go one per sub-batch; cheap ones grow to maxBatch', async () => {
+      const costly = timed('r', 64, 50);
+      await costly.src.fillInSlices(0, 10, new Float32Array(10 * n), { budgetMs: 3, now: () => costly.clock.t, yieldToIo: async () => undefined, checkpoint: () => undefined });
+      expect(costly.sizes).toEqual(new Array(10).fill(1));
+      const cheap = timed('b', 64, 0.001);
+      await cheap.src.fillInSlices(0, 300, new Float32Array(300 * n), { budgetMs: 3, now: () => cheap.clock.t, yieldToIo: async () => undefined, checkpoint: () => undefined });
+      expect(Math.max(...cheap.sizes)).toBe(64);
+      expect(cheap.sizes.length).toBeLessThan(12);
+    });
+
+    it('a checkpoint that throws (caller gone) stops the work at the next sub-batch', async () => {
+      const { src, clock, sizes } = timed('r', 64, 5);
+      let checks = 0;
+      const gone = new Error('CANCELLED');
+      await expect(
+        src.fillInSlices(0, 1000, new Float32Array(1000 * n), {
+          budgetMs: 3,
+          now: () => clock.t,
+          yieldToIo: async () => undefined,
+          checkpoint: () => {
+            if (++checks === 3) throw gone;
+          },
+        }),
+      ).rejects.toBe(gone);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(3);
+    });
+  });
 });

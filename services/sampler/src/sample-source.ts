@@ -6,6 +6,7 @@
 //
 // Pure CPU code, no gRPC: `fill` writes a batch of transformed images into a caller-owned
 // Float32Array; every buffer it needs is allocated once here and reused for every batch.
+// `fillInSlices` does the same in time-budgeted sub-batches with yields in between.
 import { fillNormals } from '@glcert/stats';
 import { applyTransformBatch, TransformScratch, type ImageShape, type TransformSpec } from '@glcert/transforms';
 
@@ -20,6 +21,18 @@ export interface SampleSourceOptions {
   stream: number;
   /** Most samples one `fill` call produces (sizes the scratch buffers). */
   maxBatch: number;
+}
+
+/** How `fillInSlices` shares the thread: transform for at most `budgetMs`, then yield. */
+export interface SliceBudget {
+  /** Longest stretch of transform work between two yields, in ms (one sample may exceed it). */
+  budgetMs: number;
+  /** Lets I/O run (health checks, other calls, HTTP/2 writes), e.g. one setImmediate turn. */
+  yieldToIo: () => Promise<void>;
+  /** Called after every yield; throws to stop the work (caller gone, deadline passed). */
+  checkpoint: () => void;
+  /** Clock in ms (tests inject one); default performance.now. */
+  now?: () => number;
 }
 
 export class SampleSource {
@@ -81,5 +94,35 @@ export class SampleSource {
   fill(start: number, count: number, out: Float32Array): void {
     this.resolve(start, count);
     applyTransformBatch(this.spec.key, this.options.image, this.options.shape, this.params, count, out, this.scratch);
+  }
+
+  /**
+   * `fill` of any count, in sub-batches sized so that each takes about `budget.budgetMs` (the
+   * size adapts to the measured cost: one costly sample per sub-batch, many cheap ones), yielding
+   * to the event loop whenever the budget is spent and checking `budget.checkpoint` after every
+   * yield, so health checks keep answering and a cancelled call stops at the next sub-batch.
+   * The images are the same as one `fill`: each sample depends on its index only.
+   */
+  async fillInSlices(start: number, count: number, out: Float32Array, budget: SliceBudget): Promise<void> {
+    const now = budget.now ?? (() => performance.now());
+    const { budgetMs } = budget;
+    const e = this.imageElements;
+    const max = this.options.maxBatch;
+    let chunk = 1;
+    let since = now();
+    for (let at = 0; at < count; ) {
+      const c = Math.min(chunk, max, count - at);
+      const t0 = now();
+      this.fill(start + at, c, out.subarray(at * e, (at + c) * e));
+      const took = now() - t0;
+      at += c;
+      if (took < budgetMs / 2) chunk = Math.min(max, c * 2);
+      else if (took > budgetMs) chunk = Math.max(1, Math.floor((c * budgetMs) / took));
+      if (at < count && now() - since >= budgetMs) {
+        await budget.yieldToIo();
+        budget.checkpoint();
+        since = now();
+      }
+    }
   }
 }

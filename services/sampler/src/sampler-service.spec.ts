@@ -2,9 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { DataType, Distribution, encodeFloat32Tensor, type samplingV1, type ThreatModel } from '@glcert/contracts';
-import { decodeStatus, deadlineIn } from '@glcert/runtime';
+import { checkHealth, createHealthClient, decodeStatus, deadlineIn } from '@glcert/runtime';
 import { sampleNormals } from '@glcert/stats';
-import { applyTransform, TRANSFORMS } from '@glcert/transforms';
+import { applyTransform, blurRadius, PARAM_DOMAINS, TRANSFORMS } from '@glcert/transforms';
 import {
   CB_SMOOTHING,
   CHW,
@@ -168,6 +168,48 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
       });
     });
 
+    describe('a costly blur (issue 11, finding 3)', () => {
+      const blurMax = smoothingOf('r', ['r', RAYLEIGH, PARAM_DOMAINS.r.sigmaMax]);
+
+      it('sigma at the top of its domain counts 2 samples; sigma 1e12 is refused at once', async () => {
+        const res = await count(h.client, countRequest({ threatModel: blurMax, endIndex: 2n }));
+        expect(res.samplesCount).toBe(2n);
+        await expectInvalid(h, { threatModel: smoothingOf('r', ['r', RAYLEIGH, 1e12]), endIndex: 2n }, 'threat_model.smoothing[0].sigma');
+      });
+
+      it('the event loop keeps turning during a costly CountSamples: health answers meanwhile, no stretch longer than 1/5 of the call', async () => {
+        const health = createHealthClient(h.sampler.address);
+        try {
+          // one batch of 166 blurred samples (two of the old 83-image slices); before the fix the
+          // transforms ran a slice at a time without a yield, over half of the call in one stretch
+          let last = performance.now();
+          let longest = 0;
+          let running = true;
+          const tick = (): void => {
+            const t = performance.now();
+            longest = Math.max(longest, t - last);
+            last = t;
+            if (running) setImmediate(tick);
+          };
+          const t0 = performance.now();
+          setImmediate(tick);
+          let finished = false;
+          const call = count(h.client, countRequest({ threatModel: blurMax, endIndex: 166n, batchSize: 166 })).finally(() => (finished = true));
+          const during = await checkHealth(health, '', 30_000);
+          const answeredFirst = !finished;
+          const res = await call;
+          running = false;
+          const total = performance.now() - t0;
+          expect(res.samplesCount).toBe(166n);
+          expect(during).toBe('SERVING');
+          expect(answeredFirst).toBe(true);
+          expect(longest).toBeLessThan(total / 5);
+        } finally {
+          health.close();
+        }
+      });
+    });
+
     it('unknown model: NOT_FOUND', async () => {
       const err = await failure(count(h.client, countRequest({ model: 'no-such-model' })));
       expect(grpc.status[err.code]).toBe('NOT_FOUND');
@@ -263,6 +305,17 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
         const raw = s.image!.rawContents;
         const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
         expect(values).toEqual(applyTransform('cb', testImage(), SHAPE, y));
+      }
+    });
+
+    it('blur at the largest sigma of its domain (kernel radius ~1e4 on 28 x 28): the folded blur of the returned parameters', async () => {
+      const blurMax = smoothingOf('r', ['r', RAYLEIGH, PARAM_DOMAINS.r.sigmaMax]);
+      const res = await call({ threatModel: blurMax, count: 2 });
+      for (const s of res.samples) {
+        expect(blurRadius(s.parameterValues[0]!)).toBeGreaterThan(100 * 28);
+        const raw = s.image!.rawContents;
+        const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+        expect(values).toEqual(applyTransform('r', testImage(), SHAPE, s.parameterValues));
       }
     });
 

@@ -270,18 +270,17 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
             },
             parent,
           );
-          // in slices, yielding to the event loop every few ms: health checks, other calls and the
-          // HTTP/2 writes of the batches in flight (flow-controlled) keep moving meanwhile
-          const images = buffer.request.images;
-          let since = performance.now();
-          for (let at = 0; at < count; at += slice) {
-            const c = Math.min(slice, count - at);
-            source.fill(start + at, c, images.subarray(at * elements, (at + c) * elements));
-            if (at + c < count && performance.now() - since > PRODUCE_SLICE_MS) {
-              await nextTurn();
-              since = performance.now();
-            }
-          }
+          // in sub-batches of about PRODUCE_SLICE_MS, yielding to the event loop in between: health
+          // checks, other calls and the HTTP/2 writes of the batches in flight (flow-controlled)
+          // keep moving meanwhile, and a cancelled call stops at the next sub-batch
+          await source.fillInSlices(start, count, buffer.request.images, {
+            budgetMs: PRODUCE_SLICE_MS,
+            yieldToIo: nextTurn,
+            checkpoint: () => {
+              ctx.throwIfDone();
+              if (closing.signal.aborted) throw new CancelledError('sampler shutting down');
+            },
+          });
         },
         send: ({ buffer, count }) => {
           const span = buffer.span!;

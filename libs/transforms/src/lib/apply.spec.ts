@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { ImageShape, TransformScratch, applyTransform, applyTransformBatch } from './apply';
+import { BLUR_R_MAX, ImageShape, TransformScratch, applyTransform, applyTransformBatch, blurRadius } from './apply';
 import { TRANSFORMS, TRANSFORM_KEYS, TransformKey } from './transform-spec';
 import { randomImage, uniformSource } from './test-helpers';
 
@@ -284,6 +285,73 @@ describe('applyTransform', () => {
     expectClose(applyTransform('r', img, shape, [30]), blurReference(img, shape, 30), 1e-6, 1e-6);
     const flat = new Float32Array(3 * 8 * 8).fill(0.37);
     expectClose(applyTransform('r', flat, { channels: 3, height: 8, width: 8 }, [2.5]), flat, 1e-6, 0);
+  });
+
+  describe('blur kernels wider than the image are folded modulo the reflect-101 period (issue 11, finding 3)', () => {
+    it('the folded blur matches the naive 2-D convolution (every tap reflected one by one), one or both axes folded', () => {
+      fc.assert(
+        fc.property(
+          fc.record({ channels: fc.integer({ min: 1, max: 2 }), height: fc.integer({ min: 1, max: 7 }), width: fc.integer({ min: 1, max: 7 }) }),
+          fc.double({ min: 1, max: 400, noNaN: true }),
+          fc.integer(),
+          (shape, r, seed) => {
+            const img = randomImage(seed, size(shape), -1, 2);
+            expect(blurRadius(r) >= Math.min(shape.height, shape.width) - 1).toBe(true);
+            expectClose(applyTransform('r', img, shape, [r]), blurReference(img, shape, r), 1e-6, 1e-6, `r=${r}`);
+          },
+        ),
+        { numRuns: 40 },
+      );
+      // one axis folded (width 3), the other direct (height 40, radius 20)
+      const shape = { channels: 1, height: 40, width: 3 };
+      const img = randomImage(5, size(shape), 0, 1);
+      expectClose(applyTransform('r', img, shape, [24]), blurReference(img, shape, 24), 1e-6, 1e-6);
+    });
+
+    it('kernels shorter than the image are bit-identical to the unfolded implementation (frozen digests)', () => {
+      // inputs from a fixed LCG; digests recorded with the implementation before folding existed
+      const lcgImage = (n: number, seed: number): Float32Array => {
+        let a = seed >>> 0;
+        const x = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+          x[i] = (a / 2 ** 32) * 3 - 1;
+        }
+        return x;
+      };
+      const cases: [number, number, number, number[], string][] = [
+        [1, 28, 28, [0.3, 2, 2.5, 17, 40], '86d961cff5e696da5b899bae1e1103c073b1e04f1fa94ba93461a7f8292a62c6'],
+        [3, 32, 32, [0.01, 1, 5, 50], 'bfc5018bee7fbdb615bc5b3132beba31e8a86e2f3e429f9f79113d1db4cedc4c'],
+        [2, 9, 13, [0.5, 3], 'a5b2edee5cdee2f08e071a5c15e233cf620576a4b603fd06a47fd0bbeb18b1ab'],
+      ];
+      for (const [c, h, w, rs, digest] of cases) {
+        const n = c * h * w;
+        const out = new Float32Array(rs.length * n);
+        applyTransformBatch('r', lcgImage(n, 7), { channels: c, height: h, width: w }, Float64Array.from(rs), rs.length, out, new TransformScratch());
+        expect(createHash('sha256').update(Buffer.from(out.buffer)).digest('hex')).toBe(digest);
+      }
+    });
+
+    it('variances 1e10 and 4e10 (radius 4e5, 8e5) on 28 x 28: the reflect-101 average they tend to', () => {
+      const shape = { channels: 1, height: 28, width: 28 };
+      const img = randomImage(11, size(shape), 0, 1);
+      const out = new Float32Array(2 * size(shape));
+      applyTransformBatch('r', img, shape, Float64Array.from([1e10, 4e10]), 2, out, new TransformScratch());
+      // a kernel far wider than the period weighs every residue mod 2(n - 1) equally: pixel 0 and
+      // n - 1 once, the others twice, over 2(n - 1), on each axis (the Gaussian's relative
+      // variation over one period at this width is ~1e-7)
+      const weight = (k: number, n: number): number => (k === 0 || k === n - 1 ? 1 : 2) / (2 * (n - 1));
+      let mean = 0;
+      for (let i = 0; i < 28; i++) for (let j = 0; j < 28; j++) mean += weight(i, 28) * weight(j, 28) * img[i * 28 + j];
+      expectClose(out, new Float64Array(out.length).fill(mean), 1e-6, 1e-7);
+    });
+
+    it('refuses variances whose kernel alone would be too costly to build, naming the sample', () => {
+      const shape = { channels: 1, height: 4, width: 4 };
+      const out = new Float32Array(16);
+      expect(() => applyTransformBatch('r', new Float32Array(16), shape, Float64Array.from([BLUR_R_MAX * 2]), 1, out)).toThrow(/sample 0.*invalid r/);
+      expect(() => applyTransformBatch('r', new Float32Array(16), shape, Float64Array.from([1e300]), 1, out)).toThrow(RangeError);
+    });
   });
 
   it('batch output equals per-sample application and a scratch is reusable across shapes', () => {

@@ -14,7 +14,9 @@
 //   bt, ct, cbt   shift(x + b), shift(k x), shift(k x + b)
 //   r    separable Gaussian blur with variance r: std sqrt(r), radius ceil(4 sqrt(r)), weights
 //        exp(-i^2 / (2 r)) normalised to sum 1, reflect-101 border (... 2 1 | 0 1 2 ... n-1 | n-2 ...,
-//        reflected repeatedly when the radius exceeds the image); r = 0 is the identity.
+//        reflected repeatedly when the radius exceeds the image); r = 0 is the identity. An axis
+//        the kernel wraps (radius >= n - 1) uses the kernel folded modulo the reflect-101 period
+//        2(n - 1): the same sum, O(n) taps per output however large r (blurFolded).
 //        The discretised, truncated kernel composes only approximately: blur(blur(x, r1), r2) ~
 //        blur(x, r1 + r2), close for r >= ~0.5 and poor for tiny r (a sampled Gaussian with
 //        variance r << 1 has a much smaller discrete variance); certificates must say so.
@@ -55,6 +57,21 @@ export class TransformScratch {
     this.ensureRadius(height, width, radius);
   }
 
+  /** Folded (or full) kernels of the two axes and one float64 output row, for the folded blur. */
+  foldX = new Float64Array(0);
+  foldY = new Float64Array(0);
+  blurAcc = new Float64Array(0);
+
+  /** Buffers of the folded blur: padded lengths and tap counts per axis (all O(image size)). */
+  ensureFolded(paddedW: number, paddedH: number, tapsX: number, tapsY: number): void {
+    if (this.blurRow.length < paddedW) this.blurRow = new Float64Array(paddedW);
+    if (this.reflectW.length < paddedW) this.reflectW = new Int32Array(paddedW);
+    if (this.reflectH.length < paddedH) this.reflectH = new Int32Array(paddedH);
+    if (this.foldX.length < tapsX) this.foldX = new Float64Array(tapsX);
+    if (this.foldY.length < tapsY) this.foldY = new Float64Array(tapsY);
+    if (this.blurAcc.length < paddedW) this.blurAcc = new Float64Array(paddedW);
+  }
+
   ensureRadius(height: number, width: number, radius: number): void {
     if (this.kernel.length < radius + 1) this.kernel = new Float64Array(radius + 1);
     if (this.blurRow.length < width + 2 * radius) this.blurRow = new Float64Array(width + 2 * radius);
@@ -71,6 +88,12 @@ export function reflect101(i: number, n: number): number {
   if (m < 0) m += period;
   return m < n ? m : period - m;
 }
+
+/**
+ * Largest blur variance applyTransformBatch takes (kernel radius ~1.3e7: building the folded kernel
+ * is O(radius), about 0.1 s). The threat-model domain keeps sampled variances below ~8.7e6.
+ */
+export const BLUR_R_MAX = 1e13;
 
 /** Kernel radius used for blur variance r. */
 export function blurRadius(r: number): number {
@@ -106,7 +129,8 @@ function checkRow(key: TransformKey, params: Float64Array, off: number, d: numbe
     const name = names[i];
     let bad = !Number.isFinite(v);
     if (!bad && (name === 'k' || name === 'g')) bad = !(v > 0);
-    if (!bad && name === 'r') bad = !(v >= 0);
+    // r beyond BLUR_R_MAX: the kernel alone (rad exps) would take seconds; the sampler's domain is far below
+    if (!bad && name === 'r') bad = !(v >= 0 && v <= BLUR_R_MAX);
     if (bad) throw new RangeError(`transform '${key}', sample ${sample}: invalid ${name} = ${v}`);
   }
 }
@@ -256,6 +280,35 @@ function shift(image: Float32Array, shape: ImageShape, k: number, b: number, tx:
   }
 }
 
+/** Reflect-101 period of an axis of n pixels (1 for n = 1: every tap reads pixel 0). */
+function reflectPeriod(n: number): number {
+  return n === 1 ? 1 : 2 * (n - 1);
+}
+
+/**
+ * Folds the Gaussian kernel of variance r and radius `rad` modulo the reflect-101 period P of an
+ * axis: tap i reads pixel reflect101(j + i) = reflect101(j + (i mod P)), so the taps with the same
+ * i mod P can be summed into one weight first. out[j] = sum_{m < P} fold[m] x[reflect101(j + m)] is
+ * the same sum as the unfolded kernel (no truncation, only another summation order) at a cost of P
+ * taps per output instead of 2 rad + 1. Weights are normalised like the half kernel (sum 1).
+ */
+function foldKernel(r: number, rad: number, P: number, fold: Float64Array): void {
+  fold.fill(0, 0, P);
+  const inv2r = -0.5 / r;
+  let total = 1;
+  fold[0] = 1;
+  // m = i mod P and its mirror (-i) mod P, kept by wrapping counters instead of `%`
+  for (let i = 1, m = 1 % P, mirror = (P - 1) % P; i <= rad; i++) {
+    const v = Math.exp(i * i * inv2r);
+    total += 2 * v;
+    fold[m] += v;
+    fold[mirror] += v;
+    if (++m === P) m = 0;
+    if (--mirror < 0) mirror = P - 1;
+  }
+  for (let m = 0; m < P; m++) fold[m] /= total;
+}
+
 function blur(image: Float32Array, shape: ImageShape, r: number, sc: TransformScratch, out: Float32Array, o: number): void {
   const { channels: C, height: H, width: W } = shape;
   if (r === 0) {
@@ -263,6 +316,15 @@ function blur(image: Float32Array, shape: ImageShape, r: number, sc: TransformSc
     return;
   }
   const rad = blurRadius(r);
+  // An axis whose kernel reaches past a whole reflection (rad >= n - 1) is blurred with the kernel
+  // folded modulo its period (cost O(n) per output, however large r); shorter kernels keep the
+  // direct loops below, bit-identical to before folding existed.
+  const foldX = rad >= W - 1;
+  const foldY = rad >= H - 1;
+  if (foldX || foldY) {
+    blurFolded(image, shape, r, rad, foldX, foldY, sc, out, o);
+    return;
+  }
   sc.ensureRadius(H, W, rad);
   const w = sc.kernel;
   // half kernel, normalised so that w[0] + 2 sum_{i>=1} w[i] = 1
@@ -350,6 +412,107 @@ function blur(image: Float32Array, shape: ImageShape, r: number, sc: TransformSc
         for (let i = 1; i <= rad; i++) a += w[i] * (tmp[plane + rh[y + rad - i] + x] + tmp[plane + rh[y + rad + i] + x]);
         out[dst + x] = a;
       }
+    }
+  }
+}
+
+/**
+ * The blur with the kernel folded on the axes flagged (see foldKernel), the direct half kernel on
+ * the others. Same separable passes as `blur`: horizontal image -> tmp (float64), vertical
+ * tmp -> out.
+ */
+function blurFolded(
+  image: Float32Array,
+  shape: ImageShape,
+  r: number,
+  rad: number,
+  foldX: boolean,
+  foldY: boolean,
+  sc: TransformScratch,
+  out: Float32Array,
+  o: number,
+): void {
+  const { channels: C, height: H, width: W } = shape;
+  const PX = reflectPeriod(W);
+  const PY = reflectPeriod(H);
+  // taps per output and the offset of tap 0 along each axis: folded taps m = 0..P-1 read
+  // reflect101(j + m); direct taps i = -rad..rad read reflect101(j + i)
+  const tapsX = foldX ? PX : 2 * rad + 1;
+  const tapsY = foldY ? PY : 2 * rad + 1;
+  const startX = foldX ? 0 : -rad;
+  const startY = foldY ? 0 : -rad;
+  sc.ensureFolded(W + tapsX, H + tapsY, tapsX, tapsY);
+  const kx = sc.foldX;
+  const ky = sc.foldY;
+  if (foldX) foldKernel(r, rad, PX, kx);
+  if (foldY) {
+    if (foldX && PY === PX) ky.set(kx.subarray(0, PX));
+    else foldKernel(r, rad, PY, ky);
+  }
+  if (!foldX || !foldY) {
+    // the direct axis: the whole kernel, normalised as in `blur` (rad < n - 1 here, so it is short)
+    const full = foldX ? ky : kx;
+    const inv2r = -0.5 / r;
+    let total = 1;
+    full[rad] = 1;
+    for (let i = 1; i <= rad; i++) {
+      const v = Math.exp(i * i * inv2r);
+      full[rad - i] = v;
+      full[rad + i] = v;
+      total += 2 * v;
+    }
+    for (let t = 0; t <= 2 * rad; t++) full[t] /= total;
+  }
+  const rw = sc.reflectW;
+  for (let t = 0; t < W + tapsX; t++) rw[t] = reflect101(t + startX, W);
+  const rh = sc.reflectH;
+  for (let t = 0; t < H + tapsY; t++) rh[t] = reflect101(t + startY, H) * W;
+
+  const tmp = sc.blurTmp;
+  const row = sc.blurRow;
+  const rows = C * H;
+  const W4 = W - (W % 4);
+  for (let q = 0; q < rows; q++) {
+    const base = q * W;
+    for (let t = 0; t < W + tapsX; t++) row[t] = image[base + rw[t]];
+    // four outputs at a time (independent accumulators), as in `blur`
+    let j = 0;
+    for (; j < W4; j += 4) {
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let m = 0; m < tapsX; m++) {
+        const km = kx[m];
+        a0 += km * row[j + m];
+        a1 += km * row[j + m + 1];
+        a2 += km * row[j + m + 2];
+        a3 += km * row[j + m + 3];
+      }
+      tmp[base + j] = a0;
+      tmp[base + j + 1] = a1;
+      tmp[base + j + 2] = a2;
+      tmp[base + j + 3] = a3;
+    }
+    for (; j < W; j++) {
+      let acc = 0;
+      for (let m = 0; m < tapsX; m++) acc += kx[m] * row[j + m];
+      tmp[base + j] = acc;
+    }
+  }
+  const HW = H * W;
+  const acc = sc.blurAcc;
+  for (let c = 0; c < C; c++) {
+    const plane = c * HW;
+    for (let y = 0; y < H; y++) {
+      acc.fill(0, 0, W);
+      for (let m = 0; m < tapsY; m++) {
+        const wm = ky[m];
+        const src = plane + rh[y + m];
+        for (let x = 0; x < W; x++) acc[x] += wm * tmp[src + x];
+      }
+      const dst = o + plane + y * W;
+      for (let x = 0; x < W; x++) out[dst + x] = acc[x];
     }
   }
 }
