@@ -12,9 +12,9 @@ export {
   SOLVER_VERSION,
 } from './lib/solve';
 export type { BoundMethodName, BoundRequest, BoundResult, NormalisedBoundRequest } from './lib/solve';
-export { solveNumeric, BOUND_NORMALS_STREAM, DEFAULT_DELTA } from './lib/numeric';
+export { solveNumeric, BOUND_NORMALS_STREAM, DEFAULT_DELTA, SCALE_LIMIT, PATH_POINTS } from './lib/numeric';
 export type { NumericBound, NumericBoundInput } from './lib/numeric';
-export { closedFormThreshold, CLOSED_FORM_TRANSFORMS } from './lib/closed-form';
+export { closedFormThreshold, thresholdFloor, CLOSED_FORM_TRANSFORMS } from './lib/closed-form';
 export type { ClosedForm } from './lib/closed-form';
 export { ShapeEnvelope } from './lib/envelope';
 export { upperBand, bandAt, bandLevels, lawLevelMin, pilotSize, bonferroniZ, psiUpper, expExcess, lawExcess, MIN_EXCEEDANCES, LEVEL_RATIO } from './lib/band';
@@ -26,6 +26,6 @@ export { estimateSolveCost } from './lib/cost';
 export type { SolveCost } from './lib/cost';
 export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
 export { canonicalJson, sha256Canonical } from './lib/cache-key';
-export { InvalidBoundRequestError } from './lib/errors';
+export { InvalidBoundRequestError, NumericDomainError } from './lib/errors';
 export { simulateSoundness, defaultThresholds, cpVerdict, binomialUpperTail, formatSoundnessTable, SOUNDNESS_STREAM } from './lib/soundness';
 export type { SoundnessCell, SoundnessOptions } from './lib/soundness';

@@ -1,6 +1,8 @@
 import { TRANSFORMS } from '@glcert/transforms';
 
-import { closedFormThreshold } from './closed-form';
+import { closedFormThreshold, thresholdFloor } from './closed-form';
+import { InvalidBoundRequestError } from './errors';
+import { solveNumeric } from './numeric';
 
 // Values from ALGORITHM.md section 5 (Phi(4/3), Phi(14 sqrt2 / 15), Phi(|ln 0.6| / 0.3), 1 - 2^-4).
 describe('closedFormThreshold', () => {
@@ -59,3 +61,48 @@ function erfcApprox(x: number): number {
   }
   return 1 - (2 / Math.sqrt(Math.PI)) * sum;
 }
+
+describe('thresholdFloor: no sound bound may be below it', () => {
+  it('is the (tight) closed form for b, t, bt, c, ct', () => {
+    expect(thresholdFloor(TRANSFORMS.b, [0.3], [-0.4], [0.4])!.threshold).toBeCloseTo(0.9087887802741321, 12);
+    expect(thresholdFloor(TRANSFORMS.t, [15, 15], [-14, -14], [14, 14])!.threshold).toBeCloseTo(0.9065712486684798, 12);
+    expect(thresholdFloor(TRANSFORMS.c, [0.3], [0.6], [1.4])!.threshold).toBeCloseTo(0.9556927628967586, 12);
+    const bt = [[0.4, 30, 30], [-0.2, -56, -56], [0.2, 56, 56]] as const;
+    expect(thresholdFloor(TRANSFORMS.bt, ...bt)!.threshold).toBe(closedFormThreshold(TRANSFORMS.bt, ...bt)!.threshold);
+  });
+
+  it('gamma: exact Neyman-Pearson threshold, 2^-(g^2) below 1 (the closed form is looser there)', () => {
+    expect(thresholdFloor(TRANSFORMS.g, [0.1], [0.5], [2])!.threshold).toBe(0.9375);
+    expect(thresholdFloor(TRANSFORMS.g, [0.1], [0.5], [1])!.threshold).toBeCloseTo(0.8408964152537145, 15); // 2^-0.25
+    expect(closedFormThreshold(TRANSFORMS.g, [0.1], [0.5], [1])!.threshold).toBe(0.9375);
+    // the numeric bound sits just above the exact value, never below
+    const numeric = solveNumeric({ spec: TRANSFORMS.g, sigma: [0.1], lo: [0.5], hi: [1], grid: [5], ns: 4000, seed: 0n }).threshold;
+    expect(numeric).toBeGreaterThanOrEqual(0.8408964152537145);
+    expect(numeric).toBeLessThan(0.8408964152537145 + 0.002);
+  });
+
+  it('cb, cbt: the sub-box b = 0 (additive Gaussian in ln k, tx, ty) when the box contains it', () => {
+    expect(thresholdFloor(TRANSFORMS.cb, [0.3, 0.3], [0.6, -0.4], [1.4, 0.4])!.threshold).toBeCloseTo(0.9556927628967586, 12);
+    expect(thresholdFloor(TRANSFORMS.cb, [0.3, 0.3], [0.6, 0.1], [1.4, 0.4])).toBeNull();
+    const cbt = thresholdFloor(TRANSFORMS.cbt, [0.3, 0.3, 15, 15], [0.6, -0.4, -14, -14], [1.4, 0.4, 14, 14])!.threshold;
+    expect(cbt).toBeCloseTo(thresholdFloor(TRANSFORMS.ct, [0.3, 15, 15], [0.6, -14, -14], [1.4, 14, 14])!.threshold, 15);
+    const numeric = solveNumeric({ spec: TRANSFORMS.cb, sigma: [0.3, 0.3], lo: [0.6, -0.4], hi: [1.4, 0.4], grid: [5, 5], ns: 2000, seed: 0n }).threshold;
+    expect(numeric).toBeGreaterThanOrEqual(0.9556927628967586);
+  });
+
+  it('none for gc and r; a sigma or box no threat model may have is refused naming the field', () => {
+    expect(thresholdFloor(TRANSFORMS.gc, [0.1, 0.3], [0.8, 0.8], [1.2, 1.2])).toBeNull();
+    expect(thresholdFloor(TRANSFORMS.r, [2], [0], [1])).toBeNull();
+    expect(() => thresholdFloor(TRANSFORMS.b, [0], [-0.4], [0.4])).toThrow(expect.objectContaining({ field: 'threat_model.sigma.b' }));
+    expect(() => thresholdFloor(TRANSFORMS.c, [0.3], [-1], [1.4])).toThrow(expect.objectContaining({ field: 'threat_model.box.k' }));
+    expect(() => thresholdFloor(TRANSFORMS.b, [0.3], [NaN], [0.4])).toThrow(InvalidBoundRequestError);
+  });
+
+  it('extreme doubles: finite, in [1/2, 1], no overflow of the squares', () => {
+    expect(thresholdFloor(TRANSFORMS.b, [1e-300], [-0.2], [0.2])!.threshold).toBe(1);
+    expect(thresholdFloor(TRANSFORMS.bt, [1e-200, 1, 1], [-1e-200, 0, 0], [1e-200, 0, 0])!.threshold).toBeCloseTo(0.8413447460685429, 12);
+    expect(thresholdFloor(TRANSFORMS.t, [1e-200, 1e-200], [-0.5, 0], [0.5, 0])!.threshold).toBe(0.5); // integer shifts only
+    expect(thresholdFloor(TRANSFORMS.b, [1.7e308], [-1.7e308], [1.7e308])!.threshold).toBeCloseTo(0.8413447460685429, 12);
+    expect(thresholdFloor(TRANSFORMS.b, [1], [-0], [0])!.threshold).toBe(0.5);
+  });
+});
