@@ -109,6 +109,25 @@ describe('BoundService', () => {
     ['ns too small', (r) => (r.boundSettings!.ns = 3n), 'bound_settings.ns'],
     ['64 kB transform key', (r) => (r.threatModel!.transform = 't'.repeat(64 << 10)), 'threat_model.transform'],
     ['1 MB parameter name', (r) => (r.threatModel!.smoothing[0].name = 'b'.repeat(1 << 20)), 'threat_model.smoothing[0].name'],
+    // issue 11 finding 5: each was INTERNAL (the solver's score overflowed in its worker)
+    ['box b in +-1.7e308, AUTO', (r) => (r.threatModel!.box[0] = { name: 'b', min: -1.7e308, max: 1.7e308 }), 'threat_model.box[0]'],
+    [
+      'box b in +-1.7e308, NUMERIC',
+      (r) => {
+        r.threatModel!.box[0] = { name: 'b', min: -1.7e308, max: 1.7e308 };
+        r.boundSettings!.method = BoundMethod.BOUND_METHOD_NUMERIC;
+      },
+      'threat_model.box[0]',
+    ],
+    [
+      'blur sigma 1e-300',
+      (r) => {
+        r.threatModel = { transform: 'r', box: [{ name: 'r', min: 0, max: 2 }], smoothing: [{ name: 'r', distribution: Distribution.DISTRIBUTION_RAYLEIGH, sigma: 1e-300 }], note: '' };
+      },
+      'threat_model.smoothing[0].sigma',
+    ],
+    ['duplicate box entry', (r) => r.threatModel!.box.push({ name: 'b', min: 0, max: 0.1 }), 'threat_model.box[1].name'],
+    ['__proto__ smoothing entry', (r) => r.threatModel!.smoothing.push({ name: '__proto__', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }), 'threat_model.smoothing[1].name'],
   ])('%s is INVALID_ARGUMENT naming the field', async (_name, mutate, field) => {
     const req = brightness(-0.1, 0.1);
     mutate(req);
