@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates libs/contracts/src/gen from proto/ with buf + ts-proto (see buf.gen.yaml).
+# Regenerates libs/contracts/src/gen from proto/ with buf + ts-proto (see buf.gen.yaml), and
+# gen/descriptors.ts (the FileDescriptorProtos, for server reflection and docs/api.md).
 # Works from any directory; everything runs offline from node_modules.
 set -euo pipefail
 
@@ -15,4 +16,9 @@ fi
 OUT="libs/contracts/src/gen"
 rm -rf "$OUT"
 "$BUF" generate
+# the descriptors themselves (with comments), for server reflection and docs/api.md
+SET="$(mktemp)"
+trap 'rm -f "$SET"' EXIT
+"$BUF" build -o "$SET#format=binpb"
+node tools/scripts/embed-descriptors.mjs "$SET" "$OUT/descriptors.ts"
 echo "codegen: generated $(find "$OUT" -name '*.ts' | wc -l | tr -d ' ') files into $OUT"

@@ -53,3 +53,4 @@ export { Status as RpcStatus } from './gen/google/rpc/status';
 // Helpers.
 export * from './tensor';
 export * from './any';
+export { fileDescriptorProtos } from './descriptors';

@@ -88,6 +88,7 @@ export { sizeServices, usableCpus, sizingOverridesFromEnv, readCgroupCpuQuota, d
 export type { CpuBudget, Sizing, SizingOverrides, ReadText } from './sizing';
 
 export { tlsFromEnv, tlsConfigSchema, serverCredentials, channelCredentials, tlsChannelOptions } from './tls';
+export { addReflection, reflectionFromEnv, REFLECTION_ENV } from './reflection';
 export type { TlsFiles } from './tls';
 
 // the structured logger lives in @glcert/telemetry (no gRPC there); re-exported for services

@@ -13,6 +13,7 @@ import {
 } from './config';
 import { toStatus, UnavailableError } from './errors';
 import { grpcExports } from './grpc-module';
+import { addReflection, reflectionFromEnv } from './reflection';
 import { serverCredentials, tlsFromEnv } from './tls';
 
 /**
@@ -223,6 +224,11 @@ export interface StartServiceOptions {
   exit?: (code: number) => void;
   /** Cleanup after the server stopped and before telemetry is flushed: close clients, workers. */
   onShutdown?: () => Promise<void> | void;
+  /**
+   * gRPC server reflection (v1 and v1alpha) for the services. Default: GRPC_REFLECTION
+   * (true unless set to false; an invalid value is a configuration error, exit 78).
+   */
+  reflection?: boolean;
 }
 
 export interface RunningService {
@@ -261,6 +267,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const config: ServerConfig =
     options.config ?? loadConfig(serverConfigSchema(options.name, options.defaults), { exit, log });
   // mutual TLS when GLCERT_TLS_* name the files (tls.ts); plaintext otherwise
+  let reflection = options.reflection;
+  if (reflection === undefined) {
+    try {
+      reflection = reflectionFromEnv();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      log.error(err.message, { problems: err.problems });
+      exit(EXIT_CONFIG);
+      throw err;
+    }
+  }
   let credentials = options.credentials;
   if (!credentials) {
     try {
@@ -284,6 +301,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const health = new HealthImplementation(Object.fromEntries(healthNames.map((n) => [n, 'NOT_SERVING' as ServingStatus])));
   health.addToServer(server);
   for (const s of options.services) server.addService(s.definition, s.implementation);
+  if (reflection) addReflection(server, healthNames.slice(1));
 
   let port: number;
   try {
@@ -294,7 +312,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     throw err;
   }
   const address = hostPort(config.host, port);
-  log.info('listening', { address, services: healthNames.slice(1) });
+  log.info('listening', { address, services: healthNames.slice(1), reflection });
 
   const setAll = (status: ServingStatus): void => {
     for (const n of healthNames) health.setStatus(n, status);
