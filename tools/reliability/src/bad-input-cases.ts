@@ -426,8 +426,22 @@ const thresholdCases: BadInputCase[] = [
   ),
   threshold(
     'too-much-work',
-    'ns x grid x 8 over BOUNDS_MAX_SCORE_EVALUATIONS (1e9 here)',
-    () => ({ boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 1_000_000n, gridPoints: [1000] }) }),
+    'translation, tx, ty in [-20, 20], NUMERIC ns 1e6, grid 41 x 41: estimated cost 5.5e10 over BOUNDS_MAX_SOLVE_COST (1e9 here)',
+    () => ({
+      threatModel: {
+        transform: 't',
+        box: [
+          { name: 'tx', min: -20, max: 20 },
+          { name: 'ty', min: -20, max: 20 },
+        ],
+        smoothing: [
+          { name: 'tx', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 10 },
+          { name: 'ty', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 10 },
+        ],
+        note: '',
+      },
+      boundSettings: settings({ method: BoundMethod.BOUND_METHOD_NUMERIC, ns: 1_000_000n, gridPoints: [41] }),
+    }),
     { code: 'RESOURCE_EXHAUSTED', message: /bound_settings/ },
   ),
   threshold('over-message-limit', `message over the receive limit (${LIMITS.bounds} bytes)`, () => ({ threatModel: tm({ note: 'x'.repeat(LIMITS.bounds + 1) }) }), TOO_BIG),
@@ -567,7 +581,7 @@ const costCases: BadInputCase[] = [
   unaryCase(
     'GetThreshold',
     'costly-short-deadline',
-    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (7.2e8 score evaluations, under the cap), 2 s deadline (was: DEADLINE_EXCEEDED, and the solve ran on)',
+    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (estimated cost 2.8e9), 2 s deadline (was: DEADLINE_EXCEEDED, and the solve ran on)',
     () =>
       goodThreshold({
         threatModel: {

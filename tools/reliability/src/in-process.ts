@@ -65,7 +65,7 @@ export async function startInProcess(): Promise<InProcess> {
       BOUNDS_MAX_RECEIVE_MESSAGE_BYTES: String(LIMITS.bounds),
       BOUNDS_SHUTDOWN_GRACE_MS: '1000',
       // keeps the "too much work" case cheap to reach
-      BOUNDS_MAX_SCORE_EVALUATIONS: '1e9',
+      BOUNDS_MAX_SOLVE_COST: '1e9',
     }),
     { logger: log('bounds') },
   );
