@@ -44,8 +44,8 @@ export type ThreatModelResult = { ok: true; value: NormalizedThreatModel } | Thr
 //   cb/gc   |x| e^(Z s_k) + Z s_b          <= 1e3 * e^17.3 + 8.7e3          ~ 3.3e10
 //   g/gc    |x|^(Z s_g) e^(Z s_k)          <= (1e3)^8.66 * e^17.3            ~ 3.2e33
 // (Z = NORMAL_ABS_MAX, float32 max 3.4e38); blur and translation only average or move pixels.
-// In the solver: scores are at most ~ Z |b| e^(40 s_k) / (k s_b) <= 1e3 e^80 / 1e-9 ~ 6e46, and
-// squares and sums of them stay far below 1e308.
+// In the solver: scores are at most ~ 40 |b| e^(40 s_k) / (k s_b) ~ 2e48 (cb), so squares and sums
+// of them stay far below 1e308.
 
 /**
  * Largest |z| of any standard normal the sampler draws: Box-Muller with u >= 2^-54 (libs/stats
