@@ -336,7 +336,7 @@ export interface CertifyItem {
 
 /** Request of CertificationService.StreamingCertify. */
 export interface StreamingCertifyRequest {
-  /** Config first, then items. */
+  /** Required: config in the first message of a stream, item in every later one. */
   request?:
     | //
     /** Must be the first message, and only the first. */
