@@ -48,8 +48,16 @@ export interface EngineDeps {
   samplerBatchSize: number;
 }
 
-/** Downstream codes passed on with their details (the bound service validates bound_settings). */
-const BOUND_PASS_THROUGH = new Set<grpc.status>([grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND]);
+/**
+ * Downstream codes passed on with their details (the bound service validates bound_settings and
+ * refuses a solve over its cost cap or the call's deadline naming bound_settings.ns/grid_points).
+ */
+const BOUND_PASS_THROUGH = new Set<grpc.status>([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.NOT_FOUND,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
 
 /** A failed downstream call as a typed error keeping its code, message and field violations. */
 function passThrough(err: unknown, what: string): unknown {
