@@ -29,6 +29,7 @@ export function certifyHandler(core: CertifierCore) {
     rejectViolations([
       identifierViolation(req.requestId, 'request_id', 'id'),
       identifierViolation(req.model, 'model', 'name'),
+      identifierViolation(req.preset ?? '', 'preset', 'name'),
       ...threatModelIdentifierViolations(req.threatModel),
     ]);
     const v = new Violations();

@@ -147,6 +147,7 @@ describe('long identifiers are refused at the edge (finding 4)', () => {
     ['transform 64 kB', { threatModel: { ...BRIGHTNESS, transform: big(64 << 10) } }, 'threat_model.transform'],
     ['box name 64 kB', { threatModel: { ...BRIGHTNESS, box: [{ name: big(64 << 10), min: -0.05, max: 0.05 }] } }, 'threat_model.box[0].name'],
     ['smoothing name 1 MB', { threatModel: { ...BRIGHTNESS, smoothing: [{ name: big(1 << 20), distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }] } }, 'threat_model.smoothing[0].name'],
+    ['preset 64 kB', { threatModel: undefined, preset: big(64 << 10) }, 'preset'],
     ['1000 box entries', { threatModel: { ...BRIGHTNESS, box: Array.from({ length: 1000 }, () => BRIGHTNESS.box[0]!) } }, 'threat_model.box'],
   ];
   it.each(cases.map(([what, over, field]) => ({ what, over, field })))('Certify, $what: INVALID_ARGUMENT naming $field, short, no downstream call', async ({ over, field }) => {

@@ -169,7 +169,11 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
     }
 
     async function prepare(config: certifyV1.StreamingCertifyConfig): Promise<StreamSetup> {
-      rejectViolations([identifierViolation(config.model, 'config.model', 'name'), ...threatModelIdentifierViolations(config.threatModel, 'config.threat_model')]);
+      rejectViolations([
+        identifierViolation(config.model, 'config.model', 'name'),
+        identifierViolation(config.preset ?? '', 'config.preset', 'name'),
+        ...threatModelIdentifierViolations(config.threatModel, 'config.threat_model'),
+      ]);
       const v = new Violations();
       const settings = checkSettings(config, { maxN: core.cfg.maxN }, v, 'config');
       checkSeed(config.baseSeed, 'config.base_seed', v);
