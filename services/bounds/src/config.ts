@@ -16,10 +16,10 @@ export function boundsConfigSchema() {
     /**
      * Largest estimated cost of one solve (estimateSolveCost, in score evaluations: attack points
      * x 8 x ns x dims plus the pilot sorts); above it, RESOURCE_EXHAUSTED naming ns and
-     * grid_points. 1e10 is 1.5 to 13 minutes of one core on the dev VM (README); the presets
-     * cost at most 1.2e9 (cb 35 x 31 at ns 20000: 7.7e8).
+     * grid_points. 4e9 is 6 s to 6 minutes of one core on the dev VM depending on the transform
+     * (README); the presets and the bench cost at most 1.2e9 (cb 35 x 31 at ns 20000: 7.7e8).
      */
-    maxSolveCost: env.float('BOUNDS_MAX_SOLVE_COST', { default: 1e10, min: 1 }),
+    maxSolveCost: env.float('BOUNDS_MAX_SOLVE_COST', { default: 4e9, min: 1 }),
     /**
      * Cost units per second assumed when checking a new solve against the caller's deadline:
      * deliberately fast (about 3x the fastest measured, t and bt), so only a solve that surely

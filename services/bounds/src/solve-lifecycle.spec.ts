@@ -114,8 +114,8 @@ describe('bound solves and their callers', () => {
 
   it('a cancelled costly solve stops: the process is idle within 2 s and no worker is left', async () => {
     await open();
-    // ns 1e6 on the report's grid: a minute or more of one core
-    const a = start(client, cb(1_000_000));
+    // ns 5e5 on the report's grid (cost 3.6e9, under the default cap): a minute of one core
+    const a = start(client, cb(500_000));
     await until('solve started', () => service.pool.solvesStarted === 1, 5_000);
     await sleep(500);
     a.call.cancel();
@@ -129,7 +129,7 @@ describe('bound solves and their callers', () => {
   it('a solve whose only caller passed its deadline stops', async () => {
     // rate raised so the 1.5 s deadline passes the up-front check; the solve itself takes minutes
     await open({ BOUNDS_SOLVE_RATE: '1e12' });
-    const a = start(client, cb(1_000_000), 1_500);
+    const a = start(client, cb(500_000), 1_500);
     expect((await failure(a.result)).code).toBe(grpc.status.DEADLINE_EXCEEDED);
     const waited = await until('worker gone', () => service.pool.running === 0, 2_000);
     expect(waited).toBeLessThan(2_000);
@@ -167,7 +167,7 @@ describe('bound solves and their callers', () => {
 
   it('while an abandoned solve is torn down, another uncached solve completes', async () => {
     await open(); // one solve at a time (the default)
-    const costly = start(client, cb(1_000_000));
+    const costly = start(client, cb(500_000));
     await until('solve started', () => service.pool.solvesStarted === 1, 5_000);
     costly.call.cancel();
     const t0 = Date.now();
@@ -206,8 +206,8 @@ describe('bound solves and their callers', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(decodeStatus(err)!.badRequest!.fieldViolations.map((v) => v.field)).toContain('bound_settings.ns');
-    // within the cap but not within 1 s
-    const short = await failure(start(client, cb(1_000_000), 1_000).result);
+    // within the cap (3.6e9) but not within 1 s (1.8 s at the assumed 2e9 per second)
+    const short = await failure(start(client, cb(500_000), 1_000).result);
     expect(short.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(decodeStatus(short)!.errorInfo!.reason).toBe('DEADLINE_TOO_SHORT');
     expect(service.pool.solvesStarted).toBe(0);
