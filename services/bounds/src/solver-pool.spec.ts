@@ -38,4 +38,17 @@ describe('SolverPool', () => {
     await first;
     expect(await idle(pool)).toBe(0);
   });
+
+  it('close() terminates a running solve and refuses the queued ones', async () => {
+    const pool = new SolverPool(1, 4);
+    const costly = { transform: 'cb', box: { k: [0.6, 1.4] as [number, number], b: [-0.4, 0.4] as [number, number] }, sigma: { k: 0.3, b: 0.3 }, ns: 200_000, grid: 15, method: 'numeric' as const };
+    const running = pool.solve(costly, new AbortController().signal).catch((e: unknown) => e);
+    const queued = pool.solve({ ...costly, ns: 100_000 }, new AbortController().signal).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    await pool.close();
+    expect(await queued).toMatchObject({ code: 14, reason: 'SHUTTING_DOWN' });
+    expect(await running).toBeInstanceOf(Error);
+    expect(await idle(pool)).toBe(0);
+    expect(pool.solvesStarted).toBe(1);
+  });
 });

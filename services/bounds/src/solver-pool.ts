@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { extname, join } from 'node:path';
 import { InvalidBoundRequestError, type BoundRequest, type BoundResult } from '@glcert/bounds';
-import { ResourceExhaustedError } from '@glcert/runtime';
+import { ResourceExhaustedError, UnavailableError } from '@glcert/runtime';
 
 function startWorker(request: BoundRequest): Worker {
   const file = join(__dirname, `solver-worker${extname(__filename)}`);
@@ -32,6 +32,7 @@ export function errorFromWorker(reply: Extract<WorkerReply, { ok: false }>): Err
 
 interface Waiting {
   start(): void;
+  refuse(err: Error): void;
 }
 
 /**
@@ -45,6 +46,7 @@ export class SolverPool {
   #running = 0;
   readonly #queue: Waiting[] = [];
   readonly #workers = new Set<Worker>();
+  #closed = false;
   /** Solves started since creation (tests assert that cache hits start none). */
   solvesStarted = 0;
 
@@ -66,13 +68,16 @@ export class SolverPool {
   /** Rejects with `signal.reason` once `signal` aborts, whether queued or running. */
   async solve(request: BoundRequest, signal: AbortSignal): Promise<BoundResult> {
     if (signal.aborted) throw signal.reason;
+    if (this.#closed) throw new UnavailableError('bound solver shutting down', { reason: 'SHUTTING_DOWN' });
     if (this.#running < this.concurrency) this.#running++;
     else await this.#wait(signal); // the releasing solve hands its slot over
     return this.#run(request, signal);
   }
 
-  /** Terminates every worker (shutdown). */
+  /** Shutdown: refuses what is queued and terminates every worker. */
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const w of this.#queue.splice(0)) w.refuse(new UnavailableError('bound solver shutting down', { reason: 'SHUTTING_DOWN' }));
     await Promise.all([...this.#workers].map((w) => w.terminate()));
   }
 
@@ -87,6 +92,10 @@ export class SolverPool {
         start: () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
+        },
+        refuse: (err) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
         },
       };
       const onAbort = (): void => {
@@ -106,6 +115,11 @@ export class SolverPool {
   }
 
   #run(request: BoundRequest, signal: AbortSignal): Promise<BoundResult> {
+    if (signal.aborted || this.#closed) {
+      // gone (or shut down) between the slot's hand-over and now
+      this.#release();
+      return Promise.reject(signal.aborted ? signal.reason : new UnavailableError('bound solver shutting down', { reason: 'SHUTTING_DOWN' }));
+    }
     let worker: Worker;
     try {
       worker = startWorker(request);
