@@ -41,7 +41,7 @@ function baseCertificate(): Certificate {
     predictedClass: 7,
     alpha: 0.001,
     paLower: PA_ALL,
-    threshold: 0.6305,
+    threshold: 0.6305586598182363, // Phi(0.1 / 0.3), the exact threshold of the box
     thresholdMethod: ThresholdMethod.THRESHOLD_METHOD_CLOSED_FORM,
     boundCacheKey: 'k',
     solverVersion: 'gl-1',

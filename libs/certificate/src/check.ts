@@ -3,7 +3,7 @@ import { clopperPearsonLower } from '@glcert/stats';
 import { SUPPORTED_CERTIFICATE_VERSIONS } from './canonical';
 import { KeyRing } from './keys';
 import { openCertificate } from './sign';
-import { decideOutcome } from './verdict';
+import { decideOutcome, THRESHOLD_FLOOR_TOLERANCE, thresholdFloorOf } from './verdict';
 
 export interface CertificateCheck {
   valid: boolean;
@@ -67,6 +67,18 @@ export function checkCertificate(given: Certificate, opts: CheckOptions): Certif
     threshold = Math.max(threshold, opts.threshold.value);
   }
   if (!(threshold >= 0 && threshold <= 1)) reasons.push(`threshold: ${cert.threshold} is not in [0, 1]`);
+  // Never below the exact threshold of the threat model where one is known (issue 11: a numeric
+  // bound that lost its soundness in floating point issued 0.50005 for a box whose exact
+  // threshold is 1, and a recomputation by the same solver agreed with it).
+  const floor = thresholdFloorOf(cert.threatModel);
+  if (!floor.ok) reasons.push(...floor.problems);
+  else if (floor.value !== null) {
+    // the verdict uses max(threshold, 1/2), and every floor is >= 1/2
+    if (Math.max(cert.threshold, 0.5) < floor.value - THRESHOLD_FLOOR_TOLERANCE || Number.isNaN(cert.threshold)) {
+      reasons.push(`threshold: ${cert.threshold} is below ${floor.value}, the exact threshold of the threat model (${floor.rule}): the certificate certifies more than is true`);
+    }
+    threshold = Math.max(threshold, floor.value);
+  }
 
   let outcome: Outcome | null = null;
   if (paLower !== null) {

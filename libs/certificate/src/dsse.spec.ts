@@ -25,7 +25,12 @@ function certificate(): Certificate {
     modelSha256: 'ab'.repeat(32),
     inputSha256: 'cd'.repeat(32),
     inputShape: [1n, 28n, 28n],
-    threatModel: { transform: 't', box: [{ name: 'tx', min: -3, max: 3 }], smoothing: [{ name: 'tx', distribution: 1, sigma: 3 }] },
+    // a complete threat model whose exact threshold (1/2: the box is the identity) the threshold below respects
+    threatModel: {
+      transform: 't',
+      box: [{ name: 'tx', min: 0, max: 0 }, { name: 'ty', min: 0, max: 0 }],
+      smoothing: [{ name: 'tx', distribution: 1, sigma: 3 }, { name: 'ty', distribution: 1, sigma: 3 }],
+    },
     n0: 200n,
     n: 1000n,
     na: 1000n,
@@ -127,7 +132,9 @@ describe('DSSE envelope (certificate version 2)', () => {
     const ring = new KeyRing([parsePublicKey(readFileSync(join(FIXTURES, 'v1-key.pub.pem'), 'utf8'))]);
     expect(v1.certificateVersion).toBe(1);
     expect(v1.dsseEnvelope).toBeUndefined();
-    expect(checkCertificate(v1, { keys: ring })).toMatchObject({ valid: true, signatureValid: true, reasons: [] });
+    // the legacy signature verifies; the fixture's threshold (2e-7 for a box whose exact threshold is
+    // Phi(sqrt 2) = 0.92) is below the threat model's exact threshold, which is the only reason
+    expect(checkCertificate(v1, { keys: ring })).toMatchObject({ valid: false, signatureValid: true, reasons: [expect.stringMatching(/^threshold: 2e-7 is below 0\.92/)] });
     const tampered = { ...v1, na: 999n };
     expect(checkCertificate(tampered, { keys: ring }).signatureValid).toBe(false);
     expect(checkCertificate(v1, { keys })).toMatchObject({ valid: false, signatureValid: false });
