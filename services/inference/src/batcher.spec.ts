@@ -211,6 +211,27 @@ describe('DynamicBatcher', () => {
     expect(seen[0]).toBe(data);
   });
 
+  it('hands over a view of a transferable request alone, and copies it when merged with another', async () => {
+    const seen: Float32Array[] = [];
+    const batcher = new DynamicBatcher({
+      model: 'm', imageElements: ELEMENTS, maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 100, maxInFlight: 1,
+      run: async (input) => { seen.push(input); return forward(input); },
+    });
+    const inMessage = (seed: number, n: number) => {
+      const view = new Float32Array(new ArrayBuffer(16 + n * ELEMENTS * 4), 16, n * ELEMENTS);
+      view.set(images(seed, n));
+      return view;
+    };
+    const alone = inMessage(1, 4);
+    await batcher.submit(alone, 4, { transfer: true });
+    expect(seen[0]).toBe(alone);
+    const notHanded = inMessage(2, 4);
+    await batcher.submit(notHanded, 4);
+    expect(seen[1]).not.toBe(notHanded);
+    expect(seen[1].byteOffset).toBe(0);
+    expect(Array.from(seen[1])).toEqual(Array.from(notHanded));
+  });
+
   it('reports the queue delay of the oldest image', async () => {
     let clock = 0;
     const { calls, run } = manualRunner();

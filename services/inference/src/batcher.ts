@@ -39,7 +39,9 @@ export interface BatchInfo {
 
 /**
  * Runs one batch. `input` holds `images` images back to back and is owned by the runner: it
- * may transfer (detach) its buffer. It is a Float32Array over a whole, unshared ArrayBuffer.
+ * may transfer (detach) its buffer. It is a Float32Array over an unshared ArrayBuffer that
+ * holds nothing else the runner must keep: the whole buffer, or (a request submitted with
+ * `transfer`) the request's own message around it.
  */
 export type BatchRunner = (input: Float32Array, info: BatchInfo) => Promise<BatchOutput>;
 
@@ -66,6 +68,11 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Opaque value handed to the runner in BatchInfo.contexts (e.g. the caller's trace context). */
   context?: unknown;
+  /**
+   * The caller hands over `data`'s whole ArrayBuffer (a received message nobody else reads): a
+   * batch made of this request alone runs on it without a copy, and the runner may detach it.
+   */
+  transfer?: boolean;
 }
 
 export interface ClassifyResult {
@@ -124,6 +131,8 @@ interface Pending {
   done: number;
   enqueuedAt: number;
   context: unknown;
+  /** SubmitOptions.transfer */
+  transfer: boolean;
   result?: ClassifyResult;
   settled: boolean;
   resolve: (r: ClassifyResult) => void;
@@ -216,6 +225,7 @@ export class DynamicBatcher {
         done: 0,
         enqueuedAt: this.now(),
         context: options.context,
+        transfer: options.transfer === true && !isShared(data),
         settled: false,
         resolve,
         reject,
@@ -352,14 +362,13 @@ export class DynamicBatcher {
       });
   }
 
-  /** The batch input: a whole request's own buffer when possible (no copy), else a fresh copy. */
+  /** The batch input: a whole request's own buffer (or its transferable view) when possible (no copy), else a fresh copy. */
   private assemble(segments: Segment[], images: number, imageElements: number): Float32Array {
     if (segments.length === 1) {
       const { request, start, count } = segments[0];
       const data = request.data;
-      if (start === 0 && count === request.images && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !isShared(data)) {
-        return data;
-      }
+      const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !isShared(data);
+      if (start === 0 && count === request.images && (whole || request.transfer)) return data;
     }
     const input = new Float32Array(images * imageElements);
     let offset = 0;

@@ -33,10 +33,20 @@ import {
 } from './batcher';
 import { INFERENCE_SERVICE_NAME, type InferenceConfig, SERVICE_NAME, withDefaults } from './config';
 import { loadModelRepository, type ModelEntry } from './model-repository';
+import { decodeClassifyRequest } from './classify-decode';
 import { decodeClassifyInputs } from './validation';
 import { WorkerPool, WorkerUnavailableError } from './worker-pool';
 
 const tracer = trace.getTracer('@glcert/inference');
+
+/** The service definition with Classify's images left in the received message (classify-decode.ts). */
+const CLASSIFY_IN_PLACE = {
+  ...InferenceServiceService,
+  classify: { ...InferenceServiceService.classify, requestDeserialize: (value: Buffer) => decodeClassifyRequest(value) },
+} as typeof InferenceServiceService;
+
+/** Bytes of a Classify message besides its images (gRPC prefix, model name, shape): at most this for a view to be handed over whole. */
+const MESSAGE_SLACK_BYTES = 1024;
 
 /** GetModelMetadata response headers: inference workers running, and onnxruntime intra-op threads of each. */
 export const WORKERS_HEADER = 'glcert-inference-workers';
@@ -199,9 +209,13 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
         const model = served(request.model, 'model');
         const { data, images } = decodeClassifyInputs(request.inputs, model.entry);
         ctx.throwIfDone();
+        // a view into grpc-js' own buffer of this message (Buffer.concat makes a fresh one per
+        // message over 4 KiB, and drops it after deserializing) may go to a worker as it is
+        const transfer =
+          data.buffer === request.inputs?.rawContents.buffer && data.byteLength >= 8192 && data.buffer.byteLength - data.byteLength <= MESSAGE_SLACK_BYTES;
         let result;
         try {
-          result = await model.batcher.submit(data, images, { signal: ctx.signal, context: otelContext.active() });
+          result = await model.batcher.submit(data, images, { signal: ctx.signal, context: otelContext.active(), transfer });
         } catch (err) {
           if (err instanceof QueueFullError) {
             throw new ResourceExhaustedError(err.message, { reason: 'QUEUE_FULL', metadata: { model: request.model } });
@@ -345,7 +359,7 @@ export async function startInferenceService(
 
   const running = await startService({
     name: SERVICE_NAME,
-    services: [{ definition: InferenceServiceService, implementation: handlers(state, config, log), healthName: INFERENCE_SERVICE_NAME }],
+    services: [{ definition: CLASSIFY_IN_PLACE, implementation: handlers(state, config, log), healthName: INFERENCE_SERVICE_NAME }],
     config: {
       host: config.host,
       port: config.port,

@@ -88,7 +88,7 @@ async function run(request: RunRequest): Promise<void> {
     const loaded = sessions.get(model);
     if (!loaded) throw new Error(`model '${model}' is not loaded in this worker`);
     const [c, h, w] = loaded.spec.chw;
-    const input = new ort.Tensor('float32', new Float32Array(request.input), [images, c, h, w]);
+    const input = new ort.Tensor('float32', new Float32Array(request.input, request.byteOffset, images * c * h * w), [images, c, h, w]);
     const started = performance.now();
     const outputs = await loaded.session.run({ [loaded.spec.inputName]: input }, [loaded.outputName]);
     const computeMs = performance.now() - started;

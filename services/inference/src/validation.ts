@@ -3,9 +3,13 @@
 // `inputs.data_type`, `inputs.shape` or `inputs.raw_contents`.
 import { DataType, decodeFloat32Tensor, type Tensor, TensorFormatError } from '@glcert/contracts';
 import { InvalidArgumentError } from '@glcert/runtime';
+import { float32View } from './classify-decode';
 import type { ModelEntry } from './model-repository';
 
-/** A validated batch of images: a fresh, aligned copy owning its whole buffer. */
+/**
+ * A validated batch of images: a view into the request's own bytes when they are 4-byte
+ * aligned (no copy; see classify-decode.ts), else a fresh aligned copy owning its whole buffer.
+ */
 export interface DecodedImages {
   data: Float32Array;
   images: number;
@@ -20,7 +24,7 @@ export function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-/** Checks `inputs` against `model`'s [N, C, H, W] input and decodes it (one copy). */
+/** Checks `inputs` against `model`'s [N, C, H, W] input and decodes it (in place when aligned, else one copy). */
 export function decodeClassifyInputs(inputs: Tensor | undefined, model: ModelEntry): DecodedImages {
   if (!inputs) throw new InvalidArgumentError('inputs', 'is required: a float32 NCHW tensor');
   if (inputs.dataType !== DataType.DATA_TYPE_FLOAT32) {
@@ -39,11 +43,17 @@ export function decodeClassifyInputs(inputs: Tensor | undefined, model: ModelEnt
   }
   if (BigInt(n) < 1n) throw new InvalidArgumentError('inputs.shape', `batch dimension N must be >= 1, got ${shown}`);
   let decoded;
-  try {
-    decoded = decodeFloat32Tensor(inputs, [-1, channels, height, width]);
-  } catch (err) {
-    if (err instanceof TensorFormatError) throw new InvalidArgumentError(`inputs.${err.field}`, err.message);
-    throw err;
+  const count = Number(n) * channels * height * width;
+  const view = Number.isSafeInteger(count) ? float32View(inputs.rawContents, count) : undefined;
+  if (view) {
+    decoded = { data: view, shape: [Number(n), channels, height, width] };
+  } else {
+    try {
+      decoded = decodeFloat32Tensor(inputs, [-1, channels, height, width]);
+    } catch (err) {
+      if (err instanceof TensorFormatError) throw new InvalidArgumentError(`inputs.${err.field}`, err.message);
+      throw err;
+    }
   }
   const bad = firstNonFinite(decoded.data);
   if (bad >= 0) {

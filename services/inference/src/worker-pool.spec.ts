@@ -71,6 +71,27 @@ describe('WorkerPool', () => {
     }
   });
 
+  it('moves a view that starts past its buffer (a message header before the images) and runs on the view alone', async () => {
+    const { logger } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 1, models, executionProviders: ['cpu'], intraOpNumThreads: 1, logger });
+    try {
+      const data = inputs(3, 36, 9);
+      const expected = await pool.run('tiny-grey', data.slice(), 3);
+      // 24 bytes of "header" of different values before the images, 8 after
+      const buffer = new ArrayBuffer(24 + data.byteLength + 8);
+      new Float32Array(buffer).fill(1e6);
+      const view = new Float32Array(buffer, 24, data.length);
+      view.set(data);
+      const result = pool.run('tiny-grey', view, 3);
+      expect(buffer.byteLength).toBe(0); // detached: moved to the worker
+      const out = await result;
+      expect(Array.from(out.logits)).toEqual(Array.from(expected.logits));
+      expect(Array.from(out.labels)).toEqual(Array.from(expected.labels));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('falls back to CPU with a single log line when CUDA is unavailable', async () => {
     const { logger, lines } = recordingLogger();
     const pool = await WorkerPool.start({ workers: 2, models, executionProviders: ['cuda', 'cpu'], intraOpNumThreads: 1, logger });

@@ -215,8 +215,9 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one batch of `images` images on an idle worker. `input` is transferred (detached)
-   * when it spans its whole buffer, copied otherwise.
+   * Runs one batch of `images` images on an idle worker. `input`'s ArrayBuffer is transferred
+   * (detached), the view's offset going along: the caller must own the whole buffer (the
+   * batcher's contract). A SharedArrayBuffer is copied instead.
    */
   run(model: string, input: Float32Array, images: number): Promise<PoolRunOutput> {
     if (this.closing) return Promise.reject(new WorkerUnavailableError('inference workers are shutting down'));
@@ -252,9 +253,10 @@ export class WorkerPool {
 
   private send(slot: Slot, job: Job): void {
     slot.job = job;
-    const whole = job.input.byteOffset === 0 && job.input.byteLength === job.input.buffer.byteLength && job.input.buffer instanceof ArrayBuffer;
-    const buffer = (whole ? job.input.buffer : job.input.slice().buffer) as ArrayBuffer;
-    this.post(slot, { type: 'run', id: job.id, model: job.model, input: buffer, images: job.images }, [buffer]);
+    const movable = job.input.buffer instanceof ArrayBuffer;
+    const input = movable ? job.input : job.input.slice();
+    const buffer = input.buffer as ArrayBuffer;
+    this.post(slot, { type: 'run', id: job.id, model: job.model, input: buffer, byteOffset: input.byteOffset, images: job.images }, [buffer]);
   }
 
   private finish(slot: Slot, message: Extract<WorkerResponse, { type: 'result' | 'run-failed' }>): void {

@@ -25,8 +25,9 @@ export interface RunRequest {
   type: 'run';
   id: number;
   model: string;
-  /** images x C x H x W float32 values; transferred. */
+  /** Holds images x C x H x W float32 values from `byteOffset` on; transferred. */
   input: ArrayBuffer;
+  byteOffset: number;
   images: number;
 }
 

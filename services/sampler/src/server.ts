@@ -19,7 +19,7 @@ import {
   type Logger,
   type RunningService,
 } from '@glcert/runtime';
-import { ClassifyRequestBuffer } from './classify-request';
+import { ClassifyRequestBuffer, ClassifyRequestPool } from './classify-request';
 import { defaultSamplerConfig, type SamplerConfig } from './config';
 import { runCountPipeline, type SentBatch } from './count-pipeline';
 import { Permits } from './permits';
@@ -125,6 +125,8 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
   const tracer = trace.getTracer(TRACER);
   const closing = new AbortController();
   const permits = new Permits(cfg.maxInFlight);
+  // request buffers of finished CountSamples calls, reused by the next (classify-request.ts)
+  const requestBuffers = new ClassifyRequestPool();
 
   /** Deadline of a downstream call: the caller's (less a margin), capped at `capMs` from now. */
   const downstreamDeadline = (ctx: CallContext, capMs: number): Date =>
@@ -245,7 +247,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
         batchSize,
         depth,
         newBuffer: () => {
-          const slot: Slot = { request: new ClassifyRequestBuffer(modelUtf8, chw, batchSize) };
+          const slot: Slot = { request: requestBuffers.acquire(modelUtf8, chw, batchSize) };
           slots.push(slot);
           return slot;
         },
@@ -295,6 +297,8 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
           return sent;
         },
       });
+      // every call of a finished run has settled: grpc-js no longer reads its buffers
+      for (const slot of slots) requestBuffers.release(slot.request);
       stats.samplesCounted += result.samples;
       serverSpan?.setAttribute('glcert.batches', result.batches);
       return {
