@@ -3,7 +3,7 @@
 // reads the request's shape (attack points, ns, dimensions), never draws a sample.
 //
 // Cost model (units: score evaluations), an upper bound of the work of numeric.ts:
-//   evaluations E = attack points x 8 Gauss-Legendre nodes (the (beta, u) pairs)
+//   evaluations E = attack points x PATH_POINTS (8 points per path: the (beta, u) pairs)
 //   directions  D = E, or 2 when the score kernel has one feature (eta = +-|c| F: one band per sign)
 //   cost = D x (ns x dims + pilot x log2(pilot)) + ns x 16
 // ns x dims per direction stands for eta (or the strata bound) over ns samples, pilot x log2 for
@@ -15,7 +15,7 @@
 import type { NormalisedBoundRequest } from './solve';
 import { axisPoints } from './attack-grid';
 import { pilotSize } from './band';
-import { GAUSS_NODES } from './gauss-legendre';
+import { PATH_POINTS } from './numeric';
 import { kernelFor } from './score-kernels';
 
 export interface SolveCost {
@@ -51,7 +51,7 @@ export function estimateSolveCost(n: NormalisedBoundRequest): SolveCost {
     if (!axis.includes(spec.identity[i])) identityOnGrid = false;
   });
   const attackPoints = points - (identityOnGrid ? 1 : 0);
-  const evaluations = attackPoints * GAUSS_NODES.length;
+  const evaluations = attackPoints * PATH_POINTS;
   const kernel = kernelFor(spec);
   const directions = kernel.kind === 'linear' && kernel.features === 1 ? Math.min(evaluations, 2) : evaluations;
   const pilot = pilotSize(n.ns);
