@@ -126,6 +126,25 @@ describe('BoundService', () => {
       },
       'threat_model.smoothing[0].sigma',
     ],
+    [
+      'grid past 5e6 attack points (a domain limit, not a cost)',
+      (r) => {
+        r.threatModel = {
+          transform: 'cb',
+          box: [
+            { name: 'k', min: 0.6, max: 1.4 },
+            { name: 'b', min: -0.4, max: 0.4 },
+          ],
+          smoothing: [
+            { name: 'k', distribution: Distribution.DISTRIBUTION_LOG_NORMAL, sigma: 0.3 },
+            { name: 'b', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 },
+          ],
+          note: '',
+        };
+        r.boundSettings = { ns: 1000n, gridPoints: [3000, 3000], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC };
+      },
+      'bound_settings.grid_points',
+    ],
     ['duplicate box entry', (r) => r.threatModel!.box.push({ name: 'b', min: 0, max: 0.1 }), 'threat_model.box[1].name'],
     ['__proto__ smoothing entry', (r) => r.threatModel!.smoothing.push({ name: '__proto__', distribution: Distribution.DISTRIBUTION_NORMAL, sigma: 0.3 }), 'threat_model.smoothing[1].name'],
   ])('%s is INVALID_ARGUMENT naming the field', async (_name, mutate, field) => {

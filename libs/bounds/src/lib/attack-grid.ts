@@ -6,6 +6,8 @@ import { InvalidBoundRequestError } from './errors';
 import { lerp } from './fp';
 
 export const DEFAULT_GRID_POINTS = 11;
+/** Most grid points a solve may certify against (the domain of bound_settings.grid_points). */
+export const MAX_ATTACK_POINTS = 5_000_000;
 
 /** Points of one axis, ascending. */
 export function axisPoints(name: string, lo: number, hi: number, n: number, integer: boolean, identity?: number): number[] {
@@ -76,7 +78,7 @@ export function attackPoints(
   const axes = params.map((name, i) => axisPoints(name, lo[i], hi[i], perAxis[i], integer[i], identity[i]));
   let total = 1;
   for (const a of axes) total *= a.length;
-  if (total > 5_000_000) throw new InvalidBoundRequestError('bound_settings.grid_points', `${total} attack points is too many`);
+  if (total > MAX_ATTACK_POINTS) throw new InvalidBoundRequestError('bound_settings.grid_points', `${total} attack points is too many (at most ${MAX_ATTACK_POINTS})`);
   const points = new Float64Array(total * d);
   const idx = new Array<number>(d).fill(0);
   let count = 0;

@@ -1,4 +1,5 @@
 import { estimateSolveCost } from './cost';
+import { InvalidBoundRequestError } from './errors';
 import { normaliseBoundRequest, solveBound } from './solve';
 import type { BoundRequest } from './solve';
 
@@ -57,5 +58,12 @@ describe('estimateSolveCost', () => {
     expect(c.attackPoints).toBe(solved.attackPoints);
     expect(c.evaluations * 500).toBe(solved.scoreEvaluations);
     expect(c.directions).toBeGreaterThanOrEqual(solved.distinctEvaluations);
+  });
+
+  it('a grid past the attack-point domain is an invalid request naming grid_points, not a cost', () => {
+    const tm: BoundRequest = { transform: 'cb', box: { k: [0.6, 1.4], b: [-0.4, 0.4] }, sigma: { k: 0.3, b: 0.3 }, grid: [3000, 3000] };
+    expect(() => cost(tm)).toThrow(InvalidBoundRequestError);
+    expect(() => cost(tm)).toThrow(/^bound_settings\.grid_points: 9000000 attack points/);
+    expect(() => solveBound({ ...tm, ns: 100 })).toThrow(/^bound_settings\.grid_points: 9000000 attack points/);
   });
 });

@@ -13,9 +13,10 @@
 // (t, bt) to 80 ns (gc), see services/bounds/README.md.
 
 import type { NormalisedBoundRequest } from './solve';
-import { axisPoints } from './attack-grid';
+import { axisPoints, MAX_ATTACK_POINTS } from './attack-grid';
 import { pilotSize } from './band';
 import { PATH_POINTS } from './numeric';
+import { InvalidBoundRequestError } from './errors';
 import { kernelFor } from './score-kernels';
 
 export interface SolveCost {
@@ -38,7 +39,10 @@ const NONE: SolveCost = Object.freeze({ attackPoints: 0, evaluations: 0, directi
 /** Weight of the per-solve draw of normals/strata, per score sample. */
 const SETUP_PER_SAMPLE = 16;
 
-/** The estimated cost of solving `n` (a request that passed `normaliseBoundRequest`). */
+/**
+ * The estimated cost of solving `n` (a request that passed `normaliseBoundRequest`); throws
+ * InvalidBoundRequestError where the solver would (an axis without points, too many points).
+ */
 export function estimateSolveCost(n: NormalisedBoundRequest): SolveCost {
   if (n.method === 'closed-form') return NONE;
   const { spec } = n;
@@ -50,6 +54,8 @@ export function estimateSolveCost(n: NormalisedBoundRequest): SolveCost {
     points *= axis.length;
     if (!axis.includes(spec.identity[i])) identityOnGrid = false;
   });
+  // outside the domain is INVALID_ARGUMENT, as the solver would say, not a cost refusal
+  if (points > MAX_ATTACK_POINTS) throw new InvalidBoundRequestError('bound_settings.grid_points', `${points} attack points is too many (at most ${MAX_ATTACK_POINTS})`);
   const attackPoints = points - (identityOnGrid ? 1 : 0);
   const evaluations = attackPoints * PATH_POINTS;
   const kernel = kernelFor(spec);
