@@ -101,7 +101,8 @@ export class SampleSource {
    * size adapts to the measured cost: one costly sample per sub-batch, many cheap ones), yielding
    * to the event loop whenever the budget is spent and checking `budget.checkpoint` after every
    * yield, so health checks keep answering and a cancelled call stops at the next sub-batch.
-   * The images are the same as one `fill`: each sample depends on its index only.
+   * The images are the same as one `fill`: each sample depends on its index only (`params` then
+   * holds the last sub-batch's parameters; `resolve` gives any range's).
    */
   async fillInSlices(start: number, count: number, out: Float32Array, budget: SliceBudget): Promise<void> {
     const now = budget.now ?? (() => performance.now());

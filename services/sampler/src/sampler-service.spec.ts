@@ -19,6 +19,7 @@ import {
   waitFor,
   type Harness,
 } from './testing/harness';
+import { SampleSource } from './sample-source';
 
 const DEPTH = 2;
 const NORMAL = Distribution.DISTRIBUTION_NORMAL;
@@ -177,33 +178,47 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
         await expectInvalid(h, { threatModel: smoothingOf('r', ['r', RAYLEIGH, 1e12]), endIndex: 2n }, 'threat_model.smoothing[0].sigma');
       });
 
-      it('the event loop keeps turning during a costly CountSamples: health answers meanwhile, no stretch longer than 1/5 of the call', async () => {
+      it('a cancelled costly CountSamples stops within a sub-batch, not at the end of its batch', async () => {
+        // one batch of 256 blurred samples (the sidecar's largest); the samples the sampler
+        // transforms are counted where it makes them
+        const N = 256;
+        let transformed = 0;
+        const fill = jest.spyOn(SampleSource.prototype, 'fill');
+        const real = fill.getMockImplementation() ?? SampleSource.prototype.fill;
+        fill.mockImplementation(function (this: SampleSource, start: number, count: number, out: Float32Array) {
+          transformed += count;
+          return real.call(this, start, count, out);
+        });
+        try {
+          const batchesBefore = h.inference.stats.batchesRun;
+          const call = h.client.countSamples(countRequest({ threatModel: blurMax, endIndex: BigInt(N), batchSize: N, seed: 8n }), () => undefined);
+          await waitFor(() => transformed >= 1, 30_000, 1);
+          call.cancel();
+          const atCancel = transformed;
+          await waitFor(() => h.sampler.stats.activeCounts === 0, 60_000, 1);
+          // before the fix the batch's transforms ran to their end (90 or more samples after the
+          // cancel, past the 83-image slice the test could first look in) before the first check;
+          // now the sub-batch under way (a few samples) is the last
+          expect(transformed - atCancel).toBeLessThan(30);
+          expect(h.inference.stats.batchesRun).toBe(batchesBefore);
+        } finally {
+          fill.mockRestore();
+        }
+      });
+
+      it('a health check sent while a batch is being transformed is answered before that batch is sent', async () => {
         const health = createHealthClient(h.sampler.address);
         try {
-          // one batch of 166 blurred samples (two of the old 83-image slices); before the fix the
-          // transforms ran a slice at a time without a yield, over half of the call in one stretch
-          let last = performance.now();
-          let longest = 0;
-          let running = true;
-          const tick = (): void => {
-            const t = performance.now();
-            longest = Math.max(longest, t - last);
-            last = t;
-            if (running) setImmediate(tick);
-          };
-          const t0 = performance.now();
-          setImmediate(tick);
-          let finished = false;
-          const call = count(h.client, countRequest({ threatModel: blurMax, endIndex: 166n, batchSize: 166 })).finally(() => (finished = true));
-          const during = await checkHealth(health, '', 30_000);
-          const answeredFirst = !finished;
-          const res = await call;
-          running = false;
-          const total = performance.now() - t0;
-          expect(res.samplesCount).toBe(166n);
-          expect(during).toBe('SERVING');
-          expect(answeredFirst).toBe(true);
-          expect(longest).toBeLessThan(total / 5);
+          // 80 blurred samples, one batch: before the fix they were transformed without a yield
+          // (slices of 83 images), so a health check waited until the batch had gone to the sidecar
+          const classifyBefore = h.sampler.stats.classifyCalls;
+          const call = count(h.client, countRequest({ threatModel: blurMax, endIndex: 80n, batchSize: 80, seed: 9n }));
+          await waitFor(() => h.sampler.stats.activeCounts === 1, 10_000, 1);
+          const status = await checkHealth(health, '', 30_000);
+          const sentWhenAnswered = h.sampler.stats.classifyCalls - classifyBefore;
+          expect((await call).samplesCount).toBe(80n);
+          expect(status).toBe('SERVING');
+          expect(sentWhenAnswered).toBe(0);
         } finally {
           health.close();
         }

@@ -315,7 +315,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     }
   }
 
-  function sampleTransforms(req: samplingV1.SampleTransformsRequest): samplingV1.SampleTransformsResponse {
+  async function sampleTransforms(req: samplingV1.SampleTransformsRequest, ctx: CallContext): Promise<samplingV1.SampleTransformsResponse> {
     rejectViolations(threatModelIdentifierViolations(req.threatModel));
     const input = validateSampleTransformsRequest(req);
     const { channels, height, width } = input.shape;
@@ -326,7 +326,17 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     }
     const source = new SampleSource({ ...input, maxBatch: count });
     const out = new Float32Array(count * elements);
-    source.fill(input.start, count, out);
+    // up to 16 images, but one costly blur of a large image can take a while: yield as CountSamples does
+    await source.fillInSlices(input.start, count, out, {
+      budgetMs: PRODUCE_SLICE_MS,
+      yieldToIo: nextTurn,
+      checkpoint: () => {
+        ctx.throwIfDone();
+        if (closing.signal.aborted) throw new CancelledError('sampler shutting down');
+      },
+    });
+    // the parameters of all `count` samples (after sub-batches `params` holds only the last one's)
+    source.resolve(input.start, count);
     const d = input.spec.params.length;
     const samples: samplingV1.TransformedSample[] = [];
     for (let i = 0; i < count; i++) {
@@ -350,7 +360,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
       { log },
     ),
     countSamples: unaryHandler((req: samplingV1.CountSamplesRequest, _call, ctx) => countSamples(req, ctx), { log }),
-    sampleTransforms: unaryHandler((req: samplingV1.SampleTransformsRequest) => sampleTransforms(req), { log }),
+    sampleTransforms: unaryHandler((req: samplingV1.SampleTransformsRequest, _call, ctx) => sampleTransforms(req, ctx), { log }),
   };
 
   let running: RunningService;
