@@ -101,7 +101,7 @@ describe.each(['cpu', 'gpu'] as const)('%s overlay: hardening', (overlay) => {
       }
     });
 
-    it('gives every Node.js container a writable emptyDir /tmp (tsx cache) since the root filesystem is read-only', () => {
+    it('gives every Node.js container a writable emptyDir /tmp (scratch space) since the root filesystem is read-only', () => {
       for (const { t, container: c } of everyContainer.filter(({ container: c }) => c.image.startsWith('glcert/'))) {
         const mount = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
         const volume = t.spec.volumes?.find((v) => v.name === mount?.name);
