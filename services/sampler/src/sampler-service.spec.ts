@@ -183,8 +183,8 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
         // transforms are counted where it makes them
         const N = 256;
         let transformed = 0;
+        const real = SampleSource.prototype.fill;
         const fill = jest.spyOn(SampleSource.prototype, 'fill');
-        const real = fill.getMockImplementation() ?? SampleSource.prototype.fill;
         fill.mockImplementation(function (this: SampleSource, start: number, count: number, out: Float32Array) {
           transformed += count;
           return real.call(this, start, count, out);
