@@ -138,11 +138,11 @@ describe('bound solves and their callers', () => {
 
   it('a second caller on the same key keeps the solve alive when the first leaves', async () => {
     await open();
-    const req = cb(12_000, { b: 0.2 });
+    const req = cb(20_000, { b: 0.2 }); // a few seconds of solving
     const first = start(client, req);
     await until('solve started', () => service.pool.solvesStarted === 1, 5_000);
     const second = start(client, req);
-    await sleep(300);
+    await sleep(150);
     first.call.cancel();
     expect((await failure(first.result)).code).toBe(grpc.status.CANCELLED);
     const res = await second.result;
@@ -154,10 +154,10 @@ describe('bound solves and their callers', () => {
 
   it('a queued solve whose caller left is dropped, never started', async () => {
     await open();
-    const running = start(client, cb(8_000, { b: 0.1 }));
+    const running = start(client, cb(20_000, { b: 0.1 }));
     await until('solve started', () => service.pool.solvesStarted === 1, 5_000);
     const queued = start(client, brightness(0.3));
-    await sleep(200);
+    await until('second solve queued', () => service.pool.queued === 1, 5_000);
     queued.call.cancel();
     expect((await failure(queued.result)).code).toBe(grpc.status.CANCELLED);
     await running.result;
