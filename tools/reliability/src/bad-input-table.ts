@@ -65,8 +65,9 @@ const FAMILIES: Record<Family, { title: string; rule: string[] }> = {
   numbers: {
     title: 'Tiny and huge numbers',
     rule: [
-      'Every numeric field has a documented domain in which the arithmetic is known to be finite; a value',
-      'outside it is INVALID_ARGUMENT naming the field, never INTERNAL. No certificate is issued with a',
+      'Every numeric field has a documented domain ([numeric-domains.md](numeric-domains.md)) in which the',
+      'arithmetic is known to be finite; a value outside it is INVALID_ARGUMENT naming the field, never',
+      'INTERNAL. No certificate is issued with a',
       'threshold below the closed form (ALGORITHM.md section 5) where one exists: the solver refuses or',
       'returns 1 where floating point cannot guarantee its bound, and the verifier rechecks the closed form.',
       '`extreme-numbers.spec.ts` throws random extreme doubles (denormals, 1e-300, 1e300, +-max, NaN, -0,',
@@ -89,7 +90,8 @@ const FAMILIES: Record<Family, { title: string; rule: string[] }> = {
       'A request whose estimated cost cannot fit its deadline or a server cap is refused up front',
       '(RESOURCE_EXHAUSTED naming the setting); a cheap check that decides the answer (a signature) comes',
       'before expensive work; one sample costs a bounded amount. Work whose caller has gone stops within',
-      'about a second (services/bounds tests a cancelled solve; the CPU is idle within 2 s).',
+      'about a second: `services/bounds/src/solve-lifecycle.spec.ts` cancels a costly GetThreshold and sees',
+      'the CPU idle within 2 s, `abandoned-solve.spec.ts` does the same through Certify.',
     ],
   },
   other: {
