@@ -235,8 +235,10 @@ describe('VerificationService', () => {
     const wrongImage = await audit(cert, otherPng);
     expect(wrongImage.consistent).toBe(false);
     expect(wrongImage.inputSha256Matches).toBe(false);
-    // a signed certificate whose nA the sampling does not reproduce
-    const misCounted = await audit(await issue({ na: cert.na > 0n ? cert.na - 1n : 1n }), png);
+    // a signed, self-consistent certificate (pa_lower and verdict follow from its nA) whose nA the sampling does not reproduce
+    const wrongNa = cert.na > 0n ? cert.na - 1n : 1n;
+    const wrongPa = clopperPearsonLower(Number(wrongNa), 300, 0.001);
+    const misCounted = await audit(await issue({ na: wrongNa, paLower: wrongPa, outcome: decideOutcome(wrongPa, cert.threshold) }), png);
     expect(misCounted.consistent).toBe(false);
     expect(misCounted.reasons.join('\n')).toMatch(/^na: /m);
   });
@@ -291,5 +293,81 @@ describe('VerificationService', () => {
     expect(fieldsOf(await fail(verify(cert, keys)))).toEqual(['public_keys']);
     expect(sampler.stats.countCalls).toBe(countsBefore);
     expect((await verify(cert)).valid).toBe(true);
+  });
+
+  describe('issue 11: cheap checks first, exact thresholds, unknown names', () => {
+    const fail = async (p: Promise<unknown>): Promise<grpc.ServiceError> => (await p.then(() => undefined, (e: unknown) => e)) as grpc.ServiceError;
+
+    it('an audit checks the signature and the cheap consistency first and replays nothing when they fail', async () => {
+      const cert = await issue();
+      const env = cert.dsseEnvelope!;
+      const zeroSig = { ...cert, dsseEnvelope: { ...env, signatures: env.signatures.map((s) => ({ ...s, sig: Buffer.alloc(64) })) } };
+      const resigned = signCertificate(cert, generateSigningKey()); // a key the verifier does not trust
+      const tamperedPa = await issue({ paLower: 0.9999 }); // signed, but pa_lower does not follow from (na, n, alpha)
+      const before = sampler.stats.countCalls;
+      for (const [c, reason] of [
+        [zeroSig, /^signature: /m],
+        [resigned, /unknown keyid/],
+        [tamperedPa, /^pa_lower: /m],
+      ] as const) {
+        const res = await audit(c, png);
+        expect(res.consistent).toBe(false);
+        expect(res.reasons.join('\n')).toMatch(reason);
+        expect(res.recomputedSelectionClassCounts).toEqual([]);
+      }
+      expect(sampler.stats.countCalls).toBe(before);
+      expect((await audit(cert, png)).consistent).toBe(true);
+      expect(sampler.stats.countCalls).toBeGreaterThan(before);
+    });
+
+    it('a validly signed certificate whose threshold is below the exact threshold of its threat model is invalid (verify and audit); at it, valid', async () => {
+      const exact = 0.5661838326109037; // Phi(0.05 / 0.3)
+      const good = await issue();
+      expect(good.threshold).toBeCloseTo(exact, 12);
+      expect((await verify(good)).valid).toBe(true);
+      const low = await issue({ threshold: 0.55, outcome: Outcome.OUTCOME_CERTIFIED });
+      const res = await verify(low);
+      expect(res.signatureValid).toBe(true);
+      expect(res.valid).toBe(false);
+      expect(res.reasons.join('\n')).toMatch(/^threshold: 0\.55 is below 0\.566183\d*, the exact threshold of the threat model/m);
+      const before = sampler.stats.countCalls;
+      const audited = await audit(low, png);
+      expect(audited.consistent).toBe(false);
+      expect(audited.reasons.join('\n')).toMatch(/^threshold: 0\.55 is below/m);
+      expect(sampler.stats.countCalls).toBe(before);
+    });
+
+    it('a certificate naming an unknown transform or parameter (constructor, __proto__) or model gives a clean answer, never INTERNAL', async () => {
+      for (const threatModel of [
+        { ...THREAT, transform: 'constructor' },
+        { ...THREAT, transform: '__proto__' },
+        { ...THREAT, box: [{ ...THREAT.box[0]!, name: '__proto__' }] },
+        { ...THREAT, smoothing: [{ ...THREAT.smoothing[0]!, name: 'constructor' }] },
+      ]) {
+        const cert = await issue({ threatModel });
+        // refused at the edge (a name outside the identifier charset: INVALID_ARGUMENT naming it),
+        // or an invalid result whose reason names the threat model's field
+        for (const call of [verify(cert), audit(cert, png)]) {
+          const res = (await call.catch((e: unknown) => e)) as grpc.ServiceError | { valid?: boolean; consistent?: boolean; reasons: string[] };
+          if ('code' in res) {
+            expect(grpc.status[res.code]).toBe('INVALID_ARGUMENT');
+            expect(res.details).toMatch(/^certificate\.threat_model\.(transform|box|smoothing)/);
+          } else {
+            expect(res.valid ?? res.consistent).toBe(false);
+            expect(res.reasons.join('\n')).toMatch(/^threat_model\.(transform|box|smoothing)/m);
+          }
+        }
+      }
+      for (const modelName of ['constructor', '__proto__', 'no-such-model']) {
+        const cert = await issue({ modelName });
+        const err = await fail(audit(cert, png));
+        // NOT_FOUND; a name outside the identifier charset (__proto__) is refused at the edge instead
+        expect(grpc.status[err.code]).toBe(modelName === '__proto__' ? 'INVALID_ARGUMENT' : 'NOT_FOUND');
+        expect(err.details).toMatch(/^certificate\.model_name/);
+        // the model-free check does not need the model
+        if (modelName !== '__proto__') expect((await verify(cert)).valid).toBe(true);
+      }
+      expect((await audit(await issue(), png)).consistent).toBe(true);
+    });
   });
 });

@@ -17,9 +17,11 @@ import { certificateContent, checkCertificate, KeyRing, openCertificate, parsePu
 import { inputSha256, prepareInput } from '@glcert/imaging';
 import {
   createClient,
+  clip,
   createLogger,
   decodeStatus,
   InvalidArgumentError,
+  NotFoundError,
   propagate,
   rejectViolations,
   startService,
@@ -67,8 +69,9 @@ export interface VerifierServiceHandle {
 
 /**
  * VerificationService. VerifyCertificate is the model-free check (signature, Clopper-Pearson,
- * verdict) plus the threshold recomputed by the bounds service; AuditCertificate replays the
- * seeded sampling through a sampler and compares the counts.
+ * verdict, the exact threshold of the threat model where known) plus the threshold recomputed by
+ * the bounds service; AuditCertificate runs the same model-free check with the verifier's keys,
+ * then replays the seeded sampling through a sampler and compares the counts.
  */
 export async function startVerifierService(config: VerifierConfig, options: VerifierServiceOptions = {}): Promise<VerifierServiceHandle> {
   const log = options.logger ?? createLogger(SERVICE_NAME);
@@ -111,6 +114,19 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     // verifies the signature over those bytes and reports any difference from the outer fields)
     const cert = openCertificate(req.certificate, keys).certificate;
     if (req.certificate.dsseEnvelope) rejectViolations(certificateViolations(cert, 'certificate.dsse_envelope.payload'));
+    // the cheap checks first (signature, counts, Clopper-Pearson, verdict, the threat model and
+    // its exact threshold): a certificate they find invalid does not get a bound solved for it
+    const cheap = checkCertificate(req.certificate, { keys });
+    if (!cheap.valid) {
+      return {
+        valid: false,
+        reasons: cheap.reasons,
+        recomputedPaLower: cheap.recomputedPaLower ?? 0,
+        recomputedThreshold: undefined,
+        signatureValid: cheap.signatureValid,
+        recomputedOutcome: cheap.recomputedOutcome ?? Outcome.OUTCOME_UNSPECIFIED,
+      };
+    }
     let bound: Bound | undefined;
     let boundProblem: string | undefined;
     try {
@@ -172,7 +188,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     rejectViolations(certificateViolations(req.certificate));
     let cert: Certificate;
     try {
-      // the replay is of what the envelope's payload says (the audit does not check signatures)
+      // the replay is of what the envelope's payload says (its signature is checked below)
       cert = certificateContent(req.certificate);
     } catch (e) {
       throw new InvalidArgumentError('certificate.dsse_envelope.payload', (e as Error).message.replace(/^dsse_envelope\.payload: /, ''));
@@ -184,9 +200,37 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     if (!(n0 >= 1 && n >= 1) || n0 + n > config.maxAuditSamples) {
       throw new InvalidArgumentError('certificate.n', `n0 + n must be in [2, ${config.maxAuditSamples}] to audit; got n0=${cert.n0}, n=${cert.n}`);
     }
-    const meta = (
-      await unary<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
-    ).metadata as inferenceV1.ModelMetadata;
+    const notReplayed = (reasons: string[]): verifyV1.AuditCertificateResponse => ({
+      consistent: false,
+      reasons,
+      inputSha256Matches: false, // not checked: nothing was replayed
+      recomputedPredictedClass: 0,
+      recomputedSelectionClassCounts: [],
+      recomputedNa: 0n,
+    });
+    // The cheap checks first, with the verifier's trusted keys: signature, counts, Clopper-Pearson,
+    // verdict, the threat model (unknown names like `constructor`) and its exact threshold. A
+    // certificate they reject is not replayed (an all-zero signature used to start a replay of
+    // n0 + n samples, up to 1e6).
+    const cheap = checkCertificate(req.certificate, { keys: keyRing([]) });
+    if (!cheap.valid) {
+      log.info('audit done', { consistent: false, model: cert.modelName, replayed: false });
+      return notReplayed(cheap.reasons);
+    }
+    let meta: inferenceV1.ModelMetadata;
+    try {
+      meta = (
+        await unary<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
+      ).metadata as inferenceV1.ModelMetadata;
+    } catch (err) {
+      // the sampler's refusal is about the certificate's model_name: say so (it would be INTERNAL here)
+      const e = err as Partial<grpc.ServiceError>;
+      if (e.code === grpc.status.NOT_FOUND) {
+        throw new NotFoundError(`certificate.model_name: no model '${clip(cert.modelName, 64)}' is served to replay the certificate`, { reason: 'MODEL_NOT_FOUND' });
+      }
+      if (e.code === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError('certificate.model_name', 'is not a model name the sampler accepts');
+      throw err;
+    }
     const reasons: string[] = [];
     if (meta.sha256 !== cert.modelSha256) reasons.push(`model_sha256: certificate says ${cert.modelSha256}, the served model is ${meta.sha256}`);
     const prepared = await prepareInput(req.input, meta);
@@ -201,6 +245,14 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
       estimation = await countRange(cert, tensor, 1, n, call, ctx);
     } catch (err) {
       const served = modelMismatch(err);
+      const code = (err as Partial<grpc.ServiceError>).code;
+      if (served === undefined && (code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND || code === grpc.status.FAILED_PRECONDITION)) {
+        // the sampler refused the certificate's own sampling request: it cannot be replayed
+        const details = clip((err as grpc.ServiceError).details ?? '', 200);
+        reasons.push(`replay: the sampler refused the certificate's sampling request (${grpc.status[code]}: ${details}); the counts could not be replayed`);
+        log.info('audit done', { consistent: false, model: cert.modelName, replay_refused: grpc.status[code] });
+        return { ...notReplayed(reasons), inputSha256Matches: inputMatches };
+      }
       if (served === undefined) throw err;
       // the sampler's sidecar serves another model file: no replay is possible, which is a finding
       reasons.push(
