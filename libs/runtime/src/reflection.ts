@@ -1,5 +1,4 @@
 import type * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { fileDescriptorProtos } from '@glcert/contracts';
 import { env, readConfig } from './config';
 
@@ -18,7 +17,9 @@ export function reflectionFromEnv(source: NodeJS.ProcessEnv = process.env): bool
 }
 
 /** Adds the reflection services (v1 and v1alpha) to `server`, listing `services` (full names). */
-export function addReflection(server: Pick<grpc.Server, 'addService'>, services: readonly string[]): void {
+export async function addReflection(server: Pick<grpc.Server, 'addService'>, services: readonly string[]): Promise<void> {
+  // loaded only by servers that serve it: the CLI and clients importing @glcert/runtime skip its ~0.2 s
+  const { ReflectionService } = await import('@grpc/reflection');
   // the library reads only fileDescriptorProtos: hand it buf's files unchanged rather than
   // proto-loader's regrouping of them (which drops comments and renames files by package)
   const pkg = {

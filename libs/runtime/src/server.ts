@@ -301,7 +301,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const health = new HealthImplementation(Object.fromEntries(healthNames.map((n) => [n, 'NOT_SERVING' as ServingStatus])));
   health.addToServer(server);
   for (const s of options.services) server.addService(s.definition, s.implementation);
-  if (reflection) addReflection(server, healthNames.slice(1));
+  if (reflection) await addReflection(server, healthNames.slice(1));
 
   let port: number;
   try {
