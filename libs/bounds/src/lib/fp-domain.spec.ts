@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { normalCdf } from '@glcert/stats';
-import { TRANSFORMS } from '@glcert/transforms';
+import { TRANSFORMS, TRANSFORM_KEYS } from '@glcert/transforms';
 
+import { thresholdFloor } from './closed-form';
 import { InvalidBoundRequestError } from './errors';
 import { solveNumeric } from './numeric';
 import { certifies, solveBound } from './solve';
@@ -187,6 +188,36 @@ describe('the numeric bound outside ordinary magnitudes (issue 11, finding 1)', 
           if (t !== 'refused') expect(t).toBeGreaterThanOrEqual(referee('g', [lo], [hi], [s]) - 1e-12);
         }),
         { numRuns: 200 },
+      );
+    });
+
+    // every transform (compositions, gc, blur): a result in [1/2, 1] at or above the exact
+    // threshold where one is known (thresholdFloor), or a typed refusal; never a generic error
+    it.each(TRANSFORM_KEYS.map((k) => [k]))('%s: any extreme input', (key) => {
+      const spec = TRANSFORMS[key];
+      const bound = (p: string) => (p === 'k' || p === 'g' || p === 'r' ? positive : p === 'tx' || p === 'ty' ? integerish : signed);
+      fc.assert(
+        fc.property(
+          fc.tuple(...spec.params.map((p) => fc.tuple(bound(p), bound(p)).map(order))),
+          fc.tuple(...spec.params.map(() => sigmaArb)),
+          (box, sigma) => {
+            const lo = box.map((b) => b[0]);
+            const hi = box.map((b) => b[1]);
+            let t: number | 'refused';
+            try {
+              const r = solveNumeric({ spec, sigma, lo, hi, grid: lo.map(() => 2), ns: 32, seed: 1n });
+              expect(r.threshold >= 0.5 && r.threshold <= 1).toBe(true);
+              t = r.threshold;
+            } catch (e) {
+              expect(e).toBeInstanceOf(InvalidBoundRequestError);
+              t = 'refused';
+            }
+            if (t === 'refused') return;
+            const floor = thresholdFloor(spec, sigma, lo, hi);
+            if (floor) expect(t).toBeGreaterThanOrEqual(floor.threshold - 1e-12);
+          },
+        ),
+        { numRuns: 60 },
       );
     });
 
