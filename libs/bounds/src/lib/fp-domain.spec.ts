@@ -167,7 +167,7 @@ describe('the numeric bound outside ordinary magnitudes (issue 11, finding 1)', 
           const t = solveOrRefuse('b', [lo], [hi], [s]);
           if (t !== 'refused') expect(t).toBeGreaterThanOrEqual(referee('b', [lo], [hi], [s]) - 1e-12);
         }),
-        { numRuns: 200 },
+        { numRuns: 120 },
       );
     });
 
@@ -177,7 +177,7 @@ describe('the numeric bound outside ordinary magnitudes (issue 11, finding 1)', 
           const t = solveOrRefuse('c', [lo], [hi], [s]);
           if (t !== 'refused') expect(t).toBeGreaterThanOrEqual(referee('c', [lo], [hi], [s]) - 1e-12);
         }),
-        { numRuns: 200 },
+        { numRuns: 120 },
       );
     });
 
@@ -187,7 +187,7 @@ describe('the numeric bound outside ordinary magnitudes (issue 11, finding 1)', 
           const t = solveOrRefuse('g', [lo], [hi], [s]);
           if (t !== 'refused') expect(t).toBeGreaterThanOrEqual(referee('g', [lo], [hi], [s]) - 1e-12);
         }),
-        { numRuns: 200 },
+        { numRuns: 120 },
       );
     });
 
@@ -235,7 +235,7 @@ describe('the numeric bound outside ordinary magnitudes (issue 11, finding 1)', 
             if (t !== 'refused') expect(t).toBeGreaterThanOrEqual(referee('t', lo, hi, [sx, sy]) - 1e-12);
           },
         ),
-        { numRuns: 200 },
+        { numRuns: 120 },
       );
     });
   });
