@@ -13,6 +13,7 @@ import {
   CLOSED_FORM_TRANSFORMS,
   estimateSolveCost,
   InvalidBoundRequestError,
+  PATH_POINTS,
   normaliseBoundRequest,
   type BoundMethodName,
   type BoundRequest,
@@ -237,7 +238,7 @@ export async function startBoundsService(config: BoundsConfig, options: BoundsSe
     const costs = { estimated_cost: cost.cost.toExponential(2), attack_points: String(cost.attackPoints), ns: String(normalised.ns) };
     if (cost.cost > config.maxSolveCost) {
       throw costError(
-        `bound_settings: the solve would cost about ${cost.cost.toExponential(2)} score evaluations (${cost.attackPoints} attack points x 8 nodes, ns ${normalised.ns}), ` +
+        `bound_settings: the solve would cost about ${cost.cost.toExponential(2)} score evaluations (${cost.attackPoints} attack points x ${PATH_POINTS} path points, ns ${normalised.ns}), ` +
           `over this server's limit ${config.maxSolveCost.toExponential(2)} (BOUNDS_MAX_SOLVE_COST); lower bound_settings.ns or bound_settings.grid_points`,
         'SOLVE_TOO_COSTLY',
         { ...costs, max_solve_cost: config.maxSolveCost.toExponential(2), setting: 'BOUNDS_MAX_SOLVE_COST' },
@@ -276,7 +277,9 @@ export async function startBoundsService(config: BoundsConfig, options: BoundsSe
     const mine = flight;
     mine.waiters++;
     try {
-      return { bound: boundToProto(await abortable(mine.result, ctx.signal).catch((err: unknown) => { throw solverError(err, parsed, log); })), cacheHit: false };
+      return { bound: boundToProto(await abortable(mine.result, ctx.signal)), cacheHit: false };
+    } catch (err) {
+      throw solverError(err, parsed, log);
     } finally {
       mine.waiters--;
       if (mine.waiters === 0 && ctx.signal.aborted && inFlight.get(key) === mine) {
