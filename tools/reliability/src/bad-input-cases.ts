@@ -93,6 +93,8 @@ export interface StreamCase extends BaseCase {
   item?: Expected;
   /** The id the bad message is answered under; default `bad`. */
   badId?: string;
+  /** The id the bad message was sent with, when it is answered under another one (`badId`). */
+  sentId?: string;
   /** The status the stream ends with. */
   end: Expected;
 }
@@ -553,7 +555,31 @@ const stringCases: BadInputCase[] = [
     { code: 'OK' },
     NOT_AS_SIGNED,
   ),
+  certify('transform-10kb', 'transform name of 10,000 bytes (was echoed whole)', () => ({ threatModel: tm({ transform: longName(10_000) }) }), {
+    ...INVALID('threat_model.transform'),
+    maxMessageChars: SHORT,
+  }),
+  certify('box-name-10kb', 'box parameter name of 10,000 bytes (was echoed whole)', () => ({ threatModel: boxName(longName(10_000)) }), {
+    ...INVALID('threat_model.box[0].name'),
+    maxMessageChars: SHORT,
+  }),
   count('model-10kb', 'model name of 10,000 bytes (was echoed whole)', () => ({ model: longName(10_000) }), { ...INVALID('model'), maxMessageChars: SHORT }),
+  count('expected-sha256-10kb', 'expected_model_sha256 of 10,000 bytes (was echoed whole)', () => ({ expectedModelSha256: 'a'.repeat(10_000) }), {
+    ...INVALID('expected_model_sha256'),
+    maxMessageChars: SHORT,
+  }),
+  threshold('transform-10kb', 'transform name of 10,000 bytes (was echoed whole)', () => ({ threatModel: tm({ transform: longName(10_000) }) }), {
+    ...INVALID('threat_model.transform'),
+    maxMessageChars: SHORT,
+  }),
+  {
+    ...streamItem('item-id-10kb', 'item: id of 10,000 bytes (was accepted and echoed in the answer)', (f) => item(longName(10_000), { $case: 'image', image: f.png }), {
+      ...INVALID('item.id'),
+      maxMessageChars: SHORT,
+    }),
+    badId: '',
+    sentId: longName(10_000),
+  },
   unaryCase('GetModel', 'model-48kb', 'model name of 48,000 bytes (was UNAVAILABLE: Connection dropped)', () => goodGetModel({ model: longName(48_000) }), {
     ...INVALID('model'),
     maxMessageChars: SHORT,
