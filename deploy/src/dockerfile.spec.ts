@@ -14,7 +14,7 @@ import {
   parseDockerfile,
   stage,
 } from './dockerfile';
-import { DEPLOY_ROOT, REPO_ROOT, containersOf, podTemplates, renderOverlay } from './render';
+import { DEPLOY_ROOT, REPO_ROOT, container, containersOf, effectiveEnv, podTemplate, podTemplates, renderOverlay } from './render';
 
 const DOCKERFILE = path.join(DEPLOY_ROOT, 'docker', 'Dockerfile');
 const DOCKERIGNORE = path.join(DEPLOY_ROOT, 'docker', 'Dockerfile.dockerignore');
@@ -107,6 +107,17 @@ describe('Dockerfile', () => {
     const env = imageEnv(df, stage(df, 'certifier'));
     expect(env.CERTIFIER_SIGNING_KEY_CREATE).toBe('false');
     expect(env.CERTIFIER_SIGNING_KEY_FILE).toBe('/var/run/secrets/glcert/signing-key.pem');
+  });
+
+  it('points the images at the mounted key, public keys and bound cache exactly where the manifests mount them', () => {
+    const objects = renderOverlay('cpu');
+    for (const [t, variable] of [['certifier', 'CERTIFIER_SIGNING_KEY_FILE'], ['bounds', 'BOUNDS_CACHE_DIR'], ['verifier', 'VERIFIER_PUBLIC_KEYS_DIR']] as const) {
+      const spec = podTemplate(objects, 'Deployment', t).spec;
+      const manifest = effectiveEnv(container(spec, t), { namespace: 'glcert' })[variable];
+      expect([t, imageEnv(df, stage(df, t))[variable]]).toEqual([t, manifest]);
+      // and that path is on a mounted volume (the image's root filesystem is read-only)
+      expect(container(spec, t).volumeMounts?.some((m) => manifest.startsWith(m.mountPath))).toBe(true);
+    }
   });
 
   it('uses COPY, not ADD, and no HEALTHCHECK (Kubernetes probes do that)', () => {

@@ -2,7 +2,8 @@
 //
 //   node --import tsx deploy/src/containers/run.ts [TAG]
 //
-// 1. the certifier image without its key: exits 78 with a message naming CERTIFIER_SIGNING_KEY_FILE;
+// 1. the certifier image without its key, and the bounds image without its cache volume: each exits 78
+//    with a message naming the variable (CERTIFIER_SIGNING_KEY_FILE, BOUNDS_CACHE_DIR);
 // 2. the cpu overlay, rendered and translated by ./pods.ts, played with `podman kube play
 //    --network host` (sampler + inference in one pod, read-only root, uid 10001, the signing key
 //    and public keys mounted read-only); waits for every service's grpc.health.v1 SERVING;
@@ -71,7 +72,7 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
 function cleanup(): void {
   const existing = podman(['pod', 'ls', '--format', '{{.Name}}'], { allowFail: true }).stdout.split('\n').filter((n) => n.startsWith(PREFIX));
   if (existing.length > 0) podman(['pod', 'rm', '--force', '--time', '10', ...existing], { allowFail: true, timeoutMs: 60_000 });
-  podman(['rm', '--force', '--ignore', `${PREFIX}nokey`], { allowFail: true });
+  podman(['rm', '--force', '--ignore', `${PREFIX}nokey`, `${PREFIX}nocache`], { allowFail: true });
 }
 
 function dumpLogs(): void {
@@ -108,7 +109,7 @@ function prepareVolumes(): { hostPaths: Record<string, string>; publicKey: strin
   };
 }
 
-/** 1: no key mounted -> exit 78 and a message, never EACCES. */
+/** 1: no key mounted, no bound cache volume -> exit 78 and a message, never EACCES / ENOENT. */
 function checkMissingKey(offset: number): void {
   log('certifier without a signing key: expecting exit 78');
   const r = podman(
@@ -121,6 +122,17 @@ function checkMissingKey(offset: number): void {
   if (!/CERTIFIER_SIGNING_KEY_FILE: no signing key at \\?"\/var\/run\/secrets\/glcert\/signing-key\.pem\\?" \(CERTIFIER_SIGNING_KEY_CREATE=false\): mount an Ed25519 private key/.test(out)) fail(`exit 78 without the expected message:\n${out.slice(-2000)}`);
   if (out.includes('EACCES')) fail(`the message still mentions EACCES:\n${out.slice(-2000)}`);
   log('ok: exit 78, "CERTIFIER_SIGNING_KEY_FILE: no signing key at ..."');
+
+  log('bounds without its cache volume: expecting exit 78');
+  const b = podman(
+    ['run', '--rm', '--name', `${PREFIX}nocache`, '--network', 'host', '--read-only', '--user', `${UID}:${UID}`, '--cap-drop', 'ALL',
+      '-e', `BOUNDS_PORT=${MANIFEST_PORTS.bounds + offset}`, `glcert/bounds:${TAG}`],
+    { allowFail: true, timeoutMs: 60_000 },
+  );
+  const bout = `${b.stdout}${b.stderr}`;
+  if (b.status !== 78) fail(`bounds without a cache volume exited ${b.status ?? b.signal}, not 78:\n${bout.slice(-2000)}`);
+  if (!/BOUNDS_CACHE_DIR: cannot use \\?"\/var\/cache\/glcert\/bounds\\?" as the bound cache \([A-Z]+\): mount a writable volume there/.test(bout)) fail(`exit 78 without the expected message:\n${bout.slice(-2000)}`);
+  log('ok: exit 78, "BOUNDS_CACHE_DIR: cannot use ... (EROFS, ...): mount a writable volume there"');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
