@@ -199,7 +199,7 @@ describe('glcert against a running stack', () => {
     expect(records.filter((x) => x.status.code === 'OK')).toHaveLength(10);
     for (const x of records.filter((y) => y.status.code === 'OK')) {
       expect(x).toMatchObject({ outcome: expect.stringMatching(/^(CERTIFIED|ABSTAINED)$/), n: 500, label: expect.any(Number), predictedClass: expect.any(Number) });
-      expect(x.certificate).toEqual(expect.objectContaining({ signature: expect.any(String) }));
+      expect(x.certificate).toEqual(expect.objectContaining({ certificateVersion: 2, dsseEnvelope: expect.objectContaining({ payload: expect.any(String) }) }));
     }
     expect(r.out).toMatch(/images\s+12\n/);
     expect(r.out).toMatch(/accuracy \(smoothed\)\s+\d+\.\d %/);
