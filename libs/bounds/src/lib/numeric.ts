@@ -102,7 +102,7 @@ const G_ROUNDING = 1e-12;
  * integral_0^1 mbar(t) dt = sum_j w_j M+_j (see the header). Segment kernels: points equally
  * spaced in s (ends included) and the exact integral of the chord interpolant; curves: Gauss-Legendre.
  */
-function pathRule(kernel: ScoreKernel, beta0: readonly number[], delta: ArrayLike<number>, t: Float64Array, w: Float64Array): void {
+function pathRule(kernel: ScoreKernel, beta0: readonly number[], delta: ArrayLike<number>, t: Float64Array, w: Float64Array, beta: Float64Array): void {
   const N = PATH_POINTS - 1;
   const segment = kernel.kind === 'linear' ? kernel.segment : null;
   if (segment === null) {
@@ -127,7 +127,6 @@ function pathRule(kernel: ScoreKernel, beta0: readonly number[], delta: ArrayLik
   if (!(b0 > 0 && b1 > 0)) throw new NumericDomainError(`path to ${b1}: the reciprocal 1/beta is not finite on it`);
   const s0 = 1 / b0;
   const s1 = 1 / b1;
-  const beta = new Float64Array(PATH_POINTS);
   for (let i = 0; i <= N; i++) {
     beta[i] = i === 0 ? b0 : i === N ? b1 : 1 / (s0 + ((s1 - s0) * i) / N);
     t[i] = i === 0 ? 0 : i === N ? 1 : (beta[i] - b0) / dj;
@@ -309,6 +308,7 @@ function solveInDomain(
   const delta_ = new Float64Array(d);
   const tPath = new Float64Array(nodes);
   const wPath = new Float64Array(nodes);
+  const betaPath = new Float64Array(nodes);
   const lengths = new Float64Array(grid.count);
   const keyIndex = new Map<string, number>();
   const c = kernel.kind === 'linear' ? new Float64Array(kernel.features) : new Float64Array(0);
@@ -320,7 +320,7 @@ function solveInDomain(
     lengths[p] = len;
     if (len === 0) continue;
     for (let i = 0; i < d; i++) u[i] = guard(delta_[i] / len, 'a path direction');
-    pathRule(kernel, beta0, delta_, tPath, wPath);
+    pathRule(kernel, beta0, delta_, tPath, wPath, betaPath);
     for (let n = 0; n < nodes; n++) {
       const t = tPath[n];
       for (let i = 0; i < d; i++) beta[i] = n === nodes - 1 && rule === 'chord' ? grid.points[p * d + i] : beta0[i] + t * delta_[i];
