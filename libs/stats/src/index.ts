@@ -12,3 +12,22 @@ export {
 } from './beta';
 export { clopperPearsonLower, clopperPearsonUpper, minSamplesToCertify } from './clopper-pearson';
 export { bonferroni, holm, familyWiseAlpha } from './multiple-testing';
+export {
+  SEQUENTIAL_RULE,
+  SEQUENTIAL_RATIO,
+  DEFAULT_FUTILITY_BETA,
+  SELECTION_BLOCK,
+  SELECTION_MIN,
+  sequentialSchedule,
+  sumInOrder,
+  decideAtLook,
+  canCertifyLater,
+  runSequential,
+  selectionDone,
+  nextSelectionBlock,
+  selectionStopValid,
+  type Look,
+  type LookDecision,
+  type StopReason,
+  type SequentialOutcome,
+} from './sequential';
