@@ -5,6 +5,8 @@
 // those packages are missing; under CI (which installs them) their absence fails instead.
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +127,33 @@ suite('examples/python against a running stack', () => {
     const code = await run(['verify', join(tmp, 'cert.json'), '--no-default-keys', '--public-key', pubKey, '--json'], { out: (t) => void (out += t), err: () => undefined });
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ valid: true, signatureValid: true });
+  });
+
+  it('every service of the stack answers server reflection (v1) with its own service, as grpcurl list does', async () => {
+    const def = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [join(require.resolve('@grpc/reflection/package.json'), '..', 'build', 'proto')] });
+    const Ctor = (grpc.loadPackageDefinition(def) as any).grpc.reflection.v1.ServerReflection as grpc.ServiceClientConstructor;
+    const a = stack.addresses;
+    const expected: Array<[string, string, string]> = [
+      ['certifier', a.certifier, 'glcert.certify.v1.CertificationService'],
+      ['verifier', a.verifier, 'glcert.verify.v1.VerificationService'],
+      ['sampler', a.samplers[0]!, 'glcert.sampling.v1.SamplingService'],
+      ['bounds', a.bounds, 'glcert.bounds.v1.BoundService'],
+      ['inference', a.inference[0]!, 'glcert.inference.v1.InferenceService'],
+    ];
+    for (const [name, address, service] of expected) {
+      const client = new Ctor(address, grpc.credentials.createInsecure()) as any;
+      const listed = await new Promise<string[]>((resolve, reject) => {
+        const call = client.serverReflectionInfo();
+        call.on('data', (r: { listServicesResponse: { service: Array<{ name: string }> } }) => {
+          resolve(r.listServicesResponse.service.map((x) => x.name));
+          call.end();
+        });
+        call.on('error', reject);
+        call.write({ listServices: '*' });
+      });
+      client.close();
+      expect([name, listed]).toEqual([name, [service]]);
+    }
   });
 
   it('certify_folder.py: StreamingCertify with progress, the bad image answered in-band, seeds as documented; stream certificates verify in Python', () => {
