@@ -34,3 +34,5 @@ fc.configureGlobal({
     throw new Error(`${fc.defaultReportMessage(out)}\n\n${how}`, { cause: out.errorInstance });
   },
 });
+
+module.exports = { DEFAULT_SEED, seedFromEnv };
