@@ -83,6 +83,83 @@ export function outcomeToJSON(object: Outcome): string {
   }
 }
 
+/** How a certification draws its samples (ALGORITHM.md sections 6 and 9). */
+export enum Sampling {
+  /** SAMPLING_UNSPECIFIED - Not set: SEQUENTIAL. */
+  SAMPLING_UNSPECIFIED = 0,
+  /**
+   * SAMPLING_SEQUENTIAL - Stop as soon as the answer is known: adaptive selection (blocks of 32 samples of stream 0
+   * until at least 32 are drawn and 95 % agree, at most n0), then looks at doubling sizes of
+   * stream 1 up to n, each at a level fixed in advance (the levels sum to alpha), with futility
+   * stops. n0 and n are maxima; the certificate records what was drawn and its `sequential`
+   * record. Same guarantee as FIXED.
+   */
+  SAMPLING_SEQUENTIAL = 1,
+  /** SAMPLING_FIXED - Exactly n0 selection and n estimation samples, one test at level alpha. */
+  SAMPLING_FIXED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function samplingFromJSON(object: any): Sampling {
+  switch (object) {
+    case 0:
+    case "SAMPLING_UNSPECIFIED":
+      return Sampling.SAMPLING_UNSPECIFIED;
+    case 1:
+    case "SAMPLING_SEQUENTIAL":
+      return Sampling.SAMPLING_SEQUENTIAL;
+    case 2:
+    case "SAMPLING_FIXED":
+      return Sampling.SAMPLING_FIXED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Sampling.UNRECOGNIZED;
+  }
+}
+
+export function samplingToJSON(object: Sampling): string {
+  switch (object) {
+    case Sampling.SAMPLING_UNSPECIFIED:
+      return "SAMPLING_UNSPECIFIED";
+    case Sampling.SAMPLING_SEQUENTIAL:
+      return "SAMPLING_SEQUENTIAL";
+    case Sampling.SAMPLING_FIXED:
+      return "SAMPLING_FIXED";
+    case Sampling.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * What a model-free check needs to recompute a sequential certification: the schedule of looks
+ * is a pure function of (max(threshold, 1/2), alpha, n_max) under `rule`.
+ */
+export interface SequentialRecord {
+  /**
+   * Name and version of the rule: "glcert-sequential/1" (looks from the first size that can
+   * certify at alpha/3, ratio 2, "ends" spending: alpha/3 at the first and last look, the rest
+   * shared by the looks between; futility by the Clopper-Pearson upper bound at beta and by
+   * unreachability).
+   */
+  rule: string;
+  /** The look where sampling stopped, 1-based (k of `looks`); n is its size. */
+  look: number;
+  /** The number of looks of the schedule (K). */
+  looks: number;
+  /** The level alpha_k of that look: pa_lower is the Clopper-Pearson lower bound at this level. */
+  level: number;
+  /** Level of the futility test (the Clopper-Pearson upper bound below max(threshold, 1/2)). */
+  beta: number;
+  /** The selection maximum n0 of the request (n0 records the samples actually drawn). */
+  n0Max: bigint;
+  /** The estimation maximum n of the request, the last look (n records the samples drawn). */
+  nMax: bigint;
+  /** Why sampling stopped: "certified", "futility-upper", "futility-unreachable" or "last-look". */
+  stopReason: string;
+}
+
 /** A signed robustness certificate, with everything a model-free check needs. */
 export interface Certificate {
   /** Format version of the certificate (and of its canonical signed bytes). */
@@ -112,9 +189,9 @@ export interface Certificate {
   boundSettings?:
     | BoundSettings
     | undefined;
-  /** Selection samples (stream 0). */
+  /** Selection samples drawn (stream 0). */
   n0: bigint;
-  /** Estimation samples (stream 1). */
+  /** Estimation samples drawn (stream 1): samples 0 .. n - 1. */
   n: bigint;
   /** Estimation samples classified as predicted_class. */
   na: bigint;
@@ -124,7 +201,10 @@ export interface Certificate {
   selectionClassCounts: bigint[];
   /** Significance level: the claim holds with probability at least 1 - alpha. */
   alpha: number;
-  /** One-sided Clopper-Pearson lower bound of pA at level alpha. */
+  /**
+   * One-sided Clopper-Pearson lower bound of pA at level alpha (sequential: at the look's
+   * level, sequential.level; the levels of all looks sum to at most alpha).
+   */
   paLower: number;
   /** The certification threshold h*. */
   threshold: number;
@@ -157,7 +237,14 @@ export interface Certificate {
    * payload bytes it received, then parses them, and trusts the parsed payload, not the fields
    * above (which are an unsigned copy, empty when only the envelope is passed on).
    */
-  dsseEnvelope?: DsseEnvelope | undefined;
+  dsseEnvelope?:
+    | DsseEnvelope
+    | undefined;
+  /**
+   * Set when the samples were drawn sequentially (absent: fixed sampling, n0 and n as
+   * requested and pa_lower at alpha).
+   */
+  sequential?: SequentialRecord | undefined;
 }
 
 /**
@@ -228,13 +315,13 @@ export interface CertifyRequest {
     | BoundSettings
     | undefined;
   /**
-   * Optional (0: default 200). Selection samples (stream 0), a count. Domain: [1,
-   * CERTIFIER_MAX_N] (default 1000000).
+   * Optional (0: default 200). Selection samples (stream 0), a count; the maximum under
+   * SEQUENTIAL sampling. Domain: [1, CERTIFIER_MAX_N] (default 1000000).
    */
   n0: bigint;
   /**
-   * Optional (0: default 1000). Estimation samples (stream 1), a count. Domain: [1,
-   * CERTIFIER_MAX_N] (default 1000000).
+   * Optional (0: default 1000). Estimation samples (stream 1), a count; the maximum under
+   * SEQUENTIAL sampling. Domain: [1, CERTIFIER_MAX_N] (default 1000000).
    */
   n: bigint;
   /**
@@ -254,7 +341,14 @@ export interface CertifyRequest {
    * "brightness" or "translation"; INVALID_ARGUMENT when unknown or when threat_model is
    * also set.
    */
-  preset?: string | undefined;
+  preset?:
+    | string
+    | undefined;
+  /**
+   * Optional (UNSPECIFIED: SEQUENTIAL). How samples are drawn; under SEQUENTIAL n0 and n are
+   * maxima and an image pays only the samples its answer needs. Domain: the Sampling values.
+   */
+  sampling: Sampling;
 }
 
 /** Response of CertificationService.Certify. */
@@ -289,9 +383,15 @@ export interface StreamingCertifyConfig {
   boundSettings?:
     | BoundSettings
     | undefined;
-  /** Optional (0: default 200). Selection samples per item. Domain: [1, CERTIFIER_MAX_N]. */
+  /**
+   * Optional (0: default 200). Selection samples per item (the maximum under SEQUENTIAL).
+   * Domain: [1, CERTIFIER_MAX_N].
+   */
   n0: bigint;
-  /** Optional (0: default 1000). Estimation samples per item. Domain: [1, CERTIFIER_MAX_N]. */
+  /**
+   * Optional (0: default 1000). Estimation samples per item (the maximum under SEQUENTIAL).
+   * Domain: [1, CERTIFIER_MAX_N].
+   */
   n: bigint;
   /** Optional (0: default 0.001). Per-item significance level. Domain: (0, 1). */
   alpha: number;
@@ -304,7 +404,14 @@ export interface StreamingCertifyConfig {
     | bigint
     | undefined;
   /** Optional (empty: threat_model is used). A named threat model from ListPresets. */
-  preset?: string | undefined;
+  preset?:
+    | string
+    | undefined;
+  /**
+   * Optional (UNSPECIFIED: SEQUENTIAL). How samples are drawn for every item; under
+   * SEQUENTIAL n0 and n are maxima. Domain: the Sampling values.
+   */
+  sampling: Sampling;
 }
 
 /** One image of a StreamingCertify stream. */
@@ -419,6 +526,197 @@ export interface GetPublicKeysResponse {
   keys: PublicKey[];
 }
 
+function createBaseSequentialRecord(): SequentialRecord {
+  return { rule: "", look: 0, looks: 0, level: 0, beta: 0, n0Max: 0n, nMax: 0n, stopReason: "" };
+}
+
+export const SequentialRecord: MessageFns<SequentialRecord> = {
+  encode(message: SequentialRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== "") {
+      writer.uint32(10).string(message.rule);
+    }
+    if (message.look !== 0) {
+      writer.uint32(16).int32(message.look);
+    }
+    if (message.looks !== 0) {
+      writer.uint32(24).int32(message.looks);
+    }
+    if (message.level !== 0) {
+      writer.uint32(33).double(message.level);
+    }
+    if (message.beta !== 0) {
+      writer.uint32(41).double(message.beta);
+    }
+    if (message.n0Max !== 0n) {
+      if (BigInt.asIntN(64, message.n0Max) !== message.n0Max) {
+        throw new globalThis.Error("value provided for field message.n0Max of type int64 too large");
+      }
+      writer.uint32(48).int64(message.n0Max);
+    }
+    if (message.nMax !== 0n) {
+      if (BigInt.asIntN(64, message.nMax) !== message.nMax) {
+        throw new globalThis.Error("value provided for field message.nMax of type int64 too large");
+      }
+      writer.uint32(56).int64(message.nMax);
+    }
+    if (message.stopReason !== "") {
+      writer.uint32(66).string(message.stopReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SequentialRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSequentialRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.look = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.looks = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.level = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.beta = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.n0Max = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.nMax = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stopReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SequentialRecord {
+    return {
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      look: isSet(object.look) ? globalThis.Number(object.look) : 0,
+      looks: isSet(object.looks) ? globalThis.Number(object.looks) : 0,
+      level: isSet(object.level) ? globalThis.Number(object.level) : 0,
+      beta: isSet(object.beta) ? globalThis.Number(object.beta) : 0,
+      n0Max: isSet(object.n0Max) ? BigInt(object.n0Max) : isSet(object.n0_max) ? BigInt(object.n0_max) : 0n,
+      nMax: isSet(object.nMax) ? BigInt(object.nMax) : isSet(object.n_max) ? BigInt(object.n_max) : 0n,
+      stopReason: isSet(object.stopReason)
+        ? globalThis.String(object.stopReason)
+        : isSet(object.stop_reason)
+        ? globalThis.String(object.stop_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: SequentialRecord): unknown {
+    const obj: any = {};
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.look !== 0) {
+      obj.look = Math.round(message.look);
+    }
+    if (message.looks !== 0) {
+      obj.looks = Math.round(message.looks);
+    }
+    if (message.level !== 0) {
+      obj.level = floatToJson(message.level);
+    }
+    if (message.beta !== 0) {
+      obj.beta = floatToJson(message.beta);
+    }
+    if (message.n0Max !== 0n) {
+      obj.n0Max = message.n0Max.toString();
+    }
+    if (message.nMax !== 0n) {
+      obj.nMax = message.nMax.toString();
+    }
+    if (message.stopReason !== "") {
+      obj.stopReason = message.stopReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SequentialRecord>, I>>(base?: I): SequentialRecord {
+    return SequentialRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SequentialRecord>, I>>(object: I): SequentialRecord {
+    const message = createBaseSequentialRecord();
+    message.rule = object.rule ?? "";
+    message.look = object.look ?? 0;
+    message.looks = object.looks ?? 0;
+    message.level = object.level ?? 0;
+    message.beta = object.beta ?? 0;
+    message.n0Max = (object.n0Max !== undefined && object.n0Max !== null) ? BigInt(object.n0Max) : 0n;
+    message.nMax = (object.nMax !== undefined && object.nMax !== null) ? BigInt(object.nMax) : 0n;
+    message.stopReason = object.stopReason ?? "";
+    return message;
+  },
+};
+
 function createBaseCertificate(): Certificate {
   return {
     certificateVersion: 0,
@@ -449,6 +747,7 @@ function createBaseCertificate(): Certificate {
     signature: Buffer.alloc(0),
     keyId: "",
     dsseEnvelope: undefined,
+    sequential: undefined,
   };
 }
 
@@ -563,6 +862,9 @@ export const Certificate: MessageFns<Certificate> = {
     }
     if (message.dsseEnvelope !== undefined) {
       DsseEnvelope.encode(message.dsseEnvelope, writer.uint32(226).fork()).join();
+    }
+    if (message.sequential !== undefined) {
+      SequentialRecord.encode(message.sequential, writer.uint32(234).fork()).join();
     }
     return writer;
   },
@@ -824,6 +1126,14 @@ export const Certificate: MessageFns<Certificate> = {
             message.dsseEnvelope = DsseEnvelope.decode(reader, reader.uint32());
             continue;
           }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.sequential = SequentialRecord.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -940,6 +1250,7 @@ export const Certificate: MessageFns<Certificate> = {
         : isSet(object.dsse_envelope)
         ? DsseEnvelope.fromJSON(object.dsse_envelope)
         : undefined,
+      sequential: isSet(object.sequential) ? SequentialRecord.fromJSON(object.sequential) : undefined,
     };
   },
 
@@ -1029,6 +1340,9 @@ export const Certificate: MessageFns<Certificate> = {
     if (message.dsseEnvelope !== undefined) {
       obj.dsseEnvelope = DsseEnvelope.toJSON(message.dsseEnvelope);
     }
+    if (message.sequential !== undefined) {
+      obj.sequential = SequentialRecord.toJSON(message.sequential);
+    }
     return obj;
   },
 
@@ -1070,6 +1384,9 @@ export const Certificate: MessageFns<Certificate> = {
     message.keyId = object.keyId ?? "";
     message.dsseEnvelope = (object.dsseEnvelope !== undefined && object.dsseEnvelope !== null)
       ? DsseEnvelope.fromPartial(object.dsseEnvelope)
+      : undefined;
+    message.sequential = (object.sequential !== undefined && object.sequential !== null)
+      ? SequentialRecord.fromPartial(object.sequential)
       : undefined;
     return message;
   },
@@ -1279,6 +1596,7 @@ function createBaseCertifyRequest(): CertifyRequest {
     alpha: 0,
     seed: undefined,
     preset: undefined,
+    sampling: 0,
   };
 }
 
@@ -1327,6 +1645,9 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     }
     if (message.preset !== undefined) {
       writer.uint32(90).string(message.preset);
+    }
+    if (message.sampling !== 0) {
+      writer.uint32(96).int32(message.sampling);
     }
     return writer;
   },
@@ -1432,6 +1753,14 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
             message.preset = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.sampling = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1472,6 +1801,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
       alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : 0,
       seed: isSet(object.seed) ? BigInt(object.seed) : undefined,
       preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
+      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : 0,
     };
   },
 
@@ -1509,6 +1839,9 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     if (message.preset !== undefined) {
       obj.preset = message.preset;
     }
+    if (message.sampling !== 0) {
+      obj.sampling = samplingToJSON(message.sampling);
+    }
     return obj;
   },
 
@@ -1544,6 +1877,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     message.alpha = object.alpha ?? 0;
     message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : undefined;
     message.preset = object.preset ?? undefined;
+    message.sampling = object.sampling ?? 0;
     return message;
   },
 };
@@ -1671,6 +2005,7 @@ function createBaseStreamingCertifyConfig(): StreamingCertifyConfig {
     alpha: 0,
     baseSeed: undefined,
     preset: undefined,
+    sampling: 0,
   };
 }
 
@@ -1708,6 +2043,9 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     }
     if (message.preset !== undefined) {
       writer.uint32(66).string(message.preset);
+    }
+    if (message.sampling !== 0) {
+      writer.uint32(72).int32(message.sampling);
     }
     return writer;
   },
@@ -1789,6 +2127,14 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
             message.preset = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.sampling = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1823,6 +2169,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
         ? BigInt(object.base_seed)
         : undefined,
       preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
+      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : 0,
     };
   },
 
@@ -1852,6 +2199,9 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     if (message.preset !== undefined) {
       obj.preset = message.preset;
     }
+    if (message.sampling !== 0) {
+      obj.sampling = samplingToJSON(message.sampling);
+    }
     return obj;
   },
 
@@ -1874,6 +2224,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
       ? BigInt(object.baseSeed)
       : undefined;
     message.preset = object.preset ?? undefined;
+    message.sampling = object.sampling ?? 0;
     return message;
   },
 };
