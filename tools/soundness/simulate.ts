@@ -6,10 +6,15 @@
 // grid for an unsound rule (the point estimate nA/n) to show the simulation can see violations.
 //
 //   node --import tsx tools/soundness/simulate.ts [--json] [--reps 20000] [--n 1000] [--seed 2024]
+//   node --import tsx tools/soundness/simulate.ts --sequential [--json] [--reps 20000] [--seed 2026]
+//     the sequential rule (ALGORITHM.md section 9) over null cells pA = h_eff and just below,
+//     h_eff in {0.6, 0.9088, 0.92135, 0.9557, 0.99}, n_max in {1000, 2000, 10000}; CI share:
+//     libs/certificate/src/sequential-soundness.spec.ts
 //
 // The CI test (libs/bounds/src/soundness.spec.ts) runs a 2000-replication version in ~0.1 s.
 
 import { formatSoundnessTable, simulateSoundness } from '@glcert/bounds';
+import { formatSequentialTable, sequentialViolations, simulateSequentialSoundness } from '@glcert/certificate';
 import type { SoundnessCell } from '@glcert/bounds';
 import { clopperPearsonLower, clopperPearsonUpper } from '@glcert/stats';
 
@@ -43,8 +48,46 @@ function summarise(cells: readonly SoundnessCell[]) {
   };
 }
 
+const SEQ_H = [0.6, 0.9088, 0.92135, 0.9557, 0.99];
+const SEQ_N_MAX = [1000, 2000, 10000];
+
+function sequentialMain(json: boolean): void {
+  const replications = Number(arg('reps', '20000'));
+  const seed = BigInt(arg('seed', '2026'));
+  const grid = [];
+  for (const hEff of SEQ_H) for (const nMax of SEQ_N_MAX) for (const pA of [hEff, hEff - (1 - hEff) / 4, hEff + (1 - hEff) / 2]) grid.push({ pA, hEff, nMax });
+  const started = performance.now();
+  const cells = simulateSequentialSoundness({ cells: grid, alphas: ALPHAS, replications, seed });
+  const { level, violations } = sequentialViolations(cells);
+  const nulls = cells.filter((c) => c.nullCell);
+  const summary = {
+    simulation: 'soundness of the sequential rule (ALGORITHM.md section 9): looks of sequentialSchedule, decideAtLook with futility beta 1e-3',
+    replicationsPerCell: replications,
+    seed: seed.toString(),
+    cells: cells.length,
+    nullCells: nulls.length,
+    certifications: cells.reduce((s, c) => s + c.replications, 0),
+    falseCertificates: nulls.reduce((s, c) => s + c.falseCertificates, 0),
+    maxExactOverAlpha: Math.max(...nulls.map((c) => c.exactRate / c.alpha)),
+    maxObservedOverAlpha: Math.max(...nulls.map((c) => c.rate / c.alpha)),
+    testLevel: level,
+    violations: violations.length,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+  };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, rows: cells }, null, 2)}\n`);
+    return;
+  }
+  console.log(formatSequentialTable(cells));
+  console.log(
+    `null cells ${summary.nullCells}, false certificates ${summary.falseCertificates}, max exact/alpha ${summary.maxExactOverAlpha.toFixed(3)}, ` +
+      `max observed/alpha ${summary.maxObservedOverAlpha.toFixed(3)}, cells significantly above alpha: ${summary.violations} (${summary.seconds} s)`,
+  );
+}
+
 function main(): void {
   const json = process.argv.includes('--json');
+  if (process.argv.includes('--sequential')) return sequentialMain(json);
   const replications = Number(arg('reps', '20000'));
   const n = Number(arg('n', '1000'));
   const seed = BigInt(arg('seed', '2024'));

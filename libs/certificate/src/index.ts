@@ -38,3 +38,13 @@ export {
   threatModelMessage,
 } from './presets';
 export { checkCertificate, type CertificateCheck, type CheckOptions } from './check';
+export {
+  SEQUENTIAL_SOUNDNESS_STREAM,
+  formatSequentialTable,
+  lookThresholds,
+  sequentialViolations,
+  simulateSequentialSoundness,
+  type LookThresholds,
+  type SequentialCell,
+  type SequentialSoundnessOptions,
+} from './sequential-soundness';
