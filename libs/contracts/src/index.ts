@@ -47,7 +47,7 @@ export {
   ThreatModel,
   ThresholdMethod,
 } from './gen/glcert/common/v1/common';
-export { Certificate, DsseEnvelope, DsseSignature, Outcome, PublicKey } from './gen/glcert/certify/v1/certify';
+export { Certificate, DsseEnvelope, DsseSignature, Outcome, PublicKey, Sampling, SequentialRecord } from './gen/glcert/certify/v1/certify';
 export { Status as RpcStatus } from './gen/google/rpc/status';
 
 // Helpers.
