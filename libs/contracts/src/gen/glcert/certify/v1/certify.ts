@@ -348,7 +348,7 @@ export interface CertifyRequest {
    * Optional (UNSPECIFIED: SEQUENTIAL). How samples are drawn; under SEQUENTIAL n0 and n are
    * maxima and an image pays only the samples its answer needs. Domain: the Sampling values.
    */
-  sampling: Sampling;
+  sampling?: Sampling | undefined;
 }
 
 /** Response of CertificationService.Certify. */
@@ -411,7 +411,7 @@ export interface StreamingCertifyConfig {
    * Optional (UNSPECIFIED: SEQUENTIAL). How samples are drawn for every item; under
    * SEQUENTIAL n0 and n are maxima. Domain: the Sampling values.
    */
-  sampling: Sampling;
+  sampling?: Sampling | undefined;
 }
 
 /** One image of a StreamingCertify stream. */
@@ -1596,7 +1596,7 @@ function createBaseCertifyRequest(): CertifyRequest {
     alpha: 0,
     seed: undefined,
     preset: undefined,
-    sampling: 0,
+    sampling: undefined,
   };
 }
 
@@ -1646,7 +1646,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     if (message.preset !== undefined) {
       writer.uint32(90).string(message.preset);
     }
-    if (message.sampling !== 0) {
+    if (message.sampling !== undefined) {
       writer.uint32(96).int32(message.sampling);
     }
     return writer;
@@ -1801,7 +1801,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
       alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : 0,
       seed: isSet(object.seed) ? BigInt(object.seed) : undefined,
       preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
-      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : 0,
+      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : undefined,
     };
   },
 
@@ -1839,7 +1839,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     if (message.preset !== undefined) {
       obj.preset = message.preset;
     }
-    if (message.sampling !== 0) {
+    if (message.sampling !== undefined) {
       obj.sampling = samplingToJSON(message.sampling);
     }
     return obj;
@@ -1877,7 +1877,7 @@ export const CertifyRequest: MessageFns<CertifyRequest> = {
     message.alpha = object.alpha ?? 0;
     message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : undefined;
     message.preset = object.preset ?? undefined;
-    message.sampling = object.sampling ?? 0;
+    message.sampling = object.sampling ?? undefined;
     return message;
   },
 };
@@ -2005,7 +2005,7 @@ function createBaseStreamingCertifyConfig(): StreamingCertifyConfig {
     alpha: 0,
     baseSeed: undefined,
     preset: undefined,
-    sampling: 0,
+    sampling: undefined,
   };
 }
 
@@ -2044,7 +2044,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     if (message.preset !== undefined) {
       writer.uint32(66).string(message.preset);
     }
-    if (message.sampling !== 0) {
+    if (message.sampling !== undefined) {
       writer.uint32(72).int32(message.sampling);
     }
     return writer;
@@ -2169,7 +2169,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
         ? BigInt(object.base_seed)
         : undefined,
       preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
-      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : 0,
+      sampling: isSet(object.sampling) ? samplingFromJSON(object.sampling) : undefined,
     };
   },
 
@@ -2199,7 +2199,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
     if (message.preset !== undefined) {
       obj.preset = message.preset;
     }
-    if (message.sampling !== 0) {
+    if (message.sampling !== undefined) {
       obj.sampling = samplingToJSON(message.sampling);
     }
     return obj;
@@ -2224,7 +2224,7 @@ export const StreamingCertifyConfig: MessageFns<StreamingCertifyConfig> = {
       ? BigInt(object.baseSeed)
       : undefined;
     message.preset = object.preset ?? undefined;
-    message.sampling = object.sampling ?? 0;
+    message.sampling = object.sampling ?? undefined;
     return message;
   },
 };
