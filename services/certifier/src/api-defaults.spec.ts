@@ -2,7 +2,7 @@
 // named threat-model presets on Certify and StreamingCertify, and ListPresets. Fake samplers
 // and bounds over real gRPC on loopback, as certifier-fakes.spec.ts.
 import * as grpc from '@grpc/grpc-js';
-import { Distribution, encodeFloat32Tensor, type certifyV1 } from '@glcert/contracts';
+import { certifyV1, Distribution, encodeFloat32Tensor } from '@glcert/contracts';
 import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeStatus } from '@glcert/runtime';
 import { clopperPearsonLower } from '@glcert/stats';
@@ -12,6 +12,8 @@ import { certifierClient, certify, streamAll } from './testing/client';
 import { FAKE_MODEL, fakeCounts, startFakeBounds, startFakeSampler, type FakeBounds, type FakeSampler } from './testing/fakes';
 
 const IMAGE = encodeFloat32Tensor(new Float32Array(28 * 28).fill(0.25), [1, 28, 28]);
+// exactly n0 and n samples (under SEQUENTIAL they are maxima): the defaults show in the counts
+const FIXED = certifyV1.Sampling.SAMPLING_FIXED;
 
 describe('API defaults and presets', () => {
   let sampler: FakeSampler;
@@ -47,7 +49,7 @@ describe('API defaults and presets', () => {
   };
 
   it('n0, n and alpha of zero are the paper defaults 200, 1000, 0.001, recorded in the certificate', async () => {
-    const res = await certify(client, { model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, preset: 'brightness', seed: 5n });
+    const res = await certify(client, { model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, preset: 'brightness', seed: 5n, sampling: FIXED });
     const c = res.certificate!;
     expect([c.n0, c.n, c.alpha]).toEqual([200n, 1000n, 0.001]);
     // the counts are those of 200 selection and 1000 estimation samples (the fake's pure function)
@@ -92,14 +94,14 @@ describe('API defaults and presets', () => {
 
   it('StreamingCertify takes a preset and the defaults in its config', async () => {
     const { responses, status } = await streamAll(client, [
-      { request: { $case: 'config', config: { model: FAKE_MODEL, preset: 'gamma', n0: 0n, n: 0n, alpha: 0, baseSeed: 9n } } },
+      { request: { $case: 'config', config: { model: FAKE_MODEL, preset: 'gamma', n0: 0n, n: 0n, alpha: 0, baseSeed: 9n, sampling: FIXED } } },
       { request: { $case: 'item', item: { id: 'a', input: { $case: 'tensor', tensor: IMAGE } } } },
     ]);
     expect(status.code).toBe(grpc.status.OK);
     const c = responses[0]!.certificate!;
     expect(c.threatModel!.transform).toBe('g');
     expect([c.n0, c.n, c.alpha]).toEqual([200n, 1000n, 0.001]);
-    const bad = await streamAll(client, [{ request: { $case: 'config', config: { model: FAKE_MODEL, preset: 'nope', n0: 0n, n: 0n, alpha: 0 } } }]);
+    const bad = await streamAll(client, [{ request: { $case: 'config', config: { model: FAKE_MODEL, preset: 'nope', n0: 0n, n: 0n, alpha: 0, sampling: FIXED } } }]);
     expect(bad.status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.status.details).toMatch(/config\.preset/);
   });

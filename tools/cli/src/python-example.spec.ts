@@ -78,7 +78,11 @@ suite('examples/python against a running stack', () => {
     const r = python('certify_image.py', image, '--addr', stack.addresses.certifier, '--preset', 'brightness', '--seed', '7', '--out', join(tmp, 'cert.json'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^(CERTIFIED|ABSTAINED): class \d, pA >= 0\.\d+, threshold 0\.\d+ \(n0 200, n 1000, alpha 0\.001, seed 7, key ed25519:[0-9a-f]{16}\)/);
+    const m = /^(CERTIFIED|ABSTAINED): class \d, pA >= 0\.\d+, threshold 0\.\d+ \(n0 (\d+), n (\d+), alpha 0\.001, seed 7, key ed25519:[0-9a-f]{16}\)/.exec(r.out);
+    expect(m).not.toBeNull();
+    // the server defaults 200 and 1000 (maxima when the certifier samples sequentially)
+    expect(Number(m![2])).toBeLessThanOrEqual(200);
+    expect(Number(m![3])).toBeLessThanOrEqual(1000);
     const cert = JSON.parse(readFileSync(join(tmp, 'cert.json'), 'utf8'));
     expect(cert.dsseEnvelope.payloadType).toBe('application/vnd.glcert.certificate+json; version=2');
     expect(cert.threatModel.box).toEqual([{ name: 'b', min: -0.4, max: 0.4 }]);
@@ -170,7 +174,7 @@ suite('examples/python against a running stack', () => {
     const good = rows.filter((x) => x.code === 0);
     expect(good).toHaveLength(4);
     for (const row of good) {
-      expect(row.certificate.n).toBe('300');
+      expect(Number(row.certificate.n)).toBeLessThanOrEqual(300);
       const f = join(tmp, `${row.id}.cert.json`);
       writeFileSync(f, JSON.stringify(row.certificate));
       expect(python('verify_certificate.py', f, '--public-key', pubKey).code).toBe(0);
