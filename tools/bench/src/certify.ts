@@ -5,6 +5,11 @@
 // layouts (./raw.ts) and the stack on the same images; the ratio of a round is the stack over the
 // better raw layout of that round, and the figure is the median over rounds.
 //
+// The certifier may draw fewer samples than n0 + n (sequential sampling stops early): the ratio
+// is therefore taken on forward passes per second, the stack's counted from the certificates
+// (their n0 + n), the raw side's n0 + n per image; with every image at n0 + n it is the ratio of
+// images/s. Both images/s are reported too.
+//
 // Also, per process of the stack (and this process, which is certify-dataset's client), the CPU
 // it used during the stack's side, from /proc/<pid>/stat (utime + stime, all its threads).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +27,8 @@ export interface CertifyBenchOptions {
   /** Images per side per round. */
   images: number;
   log: (msg: string) => void;
+  /** Added to every service's environment (e.g. INFERENCE_WORKERS=1 to compare a split); default none: glcert up's defaults. */
+  stackEnv?: NodeJS.ProcessEnv;
 }
 
 const MODEL = 'mnist-cnn';
@@ -53,6 +60,19 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 }
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
+
+/** Forward passes behind a results file: n0 + n of each certificate (N0 + N for an item without one). */
+function samplesIn(file: string, items: number): number {
+  let total = 0;
+  let seen = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const c = (JSON.parse(line) as { certificate?: { n0?: string | number; n?: string | number } | null }).certificate;
+    total += c && c.n0 !== undefined && c.n !== undefined ? Number(c.n0) + Number(c.n) : N0 + N;
+    seen++;
+  }
+  return total + Math.max(0, items - seen) * (N0 + N);
+}
 
 async function loadImages(dir: string, count: number): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
@@ -91,6 +111,7 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
       keysDir: path.join(tmp, 'keys'),
       boundsCacheDir: path.join(tmp, 'bounds-cache'),
       modelsDir: o.modelsDir,
+      env: o.stackEnv,
       onLine: (proc, line) => {
         if (line.includes('sizing:')) sizing.push(`${proc.name}: ${(JSON.parse(line) as { msg: string }).msg}`);
       },
@@ -98,7 +119,7 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
     const file = path.join(o.modelsDir, MODEL, 'model.onnx');
     for (const layout of ['workers', 'threads'] as const) pools[layout] = await RawPool.start(layout, cores, file, [1, 28, 28], RAW_BATCH);
 
-    const certifyOnce = async (label: string, count = images.length): Promise<{ rate: number; cpu: Record<string, number> }> => {
+    const certifyOnce = async (label: string, count = images.length): Promise<{ rate: number; samplesRate: number; cpu: Record<string, number> }> => {
       const out = path.join(tmp, `results-${label}.jsonl`);
       const procs = [...stack!.processes.map((p) => ({ name: p.name, pid: p.pid })), { name: 'client (certify-dataset)', pid: process.pid }];
       const before = procs.map((p) => cpuSeconds(p.pid));
@@ -112,7 +133,7 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
         const after = cpuSeconds(p.pid);
         if (after !== undefined && before[i] !== undefined) cpu[p.name] = round((after - before[i]!) / wall, 3);
       });
-      return { rate: count / wall, cpu };
+      return { rate: count / wall, samplesRate: samplesIn(out, count) / wall, cpu };
     };
 
     // warm-up: both sides once on a few images (JIT, connections, the bound's cache)
@@ -122,20 +143,23 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
     const rounds: Array<Record<string, unknown>> = [];
     const ratios: number[] = [];
     const stackRates: number[] = [];
+    const stackSampleRates: number[] = [];
     const rawRates: Record<RawLayout, number[]> = { workers: [], threads: [] };
     const cpuRounds: Array<Record<string, number>> = [];
     for (let r = 0; r < o.rounds; r++) {
       const raw: Partial<Record<RawLayout, number>> = {};
       for (const layout of ['workers', 'threads'] as const) raw[layout] = await pools[layout]!.certify(images, SIGMA, N0, N);
-      const { rate, cpu } = await certifyOnce(String(r));
+      const { rate, samplesRate, cpu } = await certifyOnce(String(r));
       const best = Math.max(raw.workers!, raw.threads!);
-      ratios.push(rate / best);
+      const ratio = samplesRate / (best * (N0 + N));
+      ratios.push(ratio);
       stackRates.push(rate);
+      stackSampleRates.push(samplesRate);
       rawRates.workers.push(raw.workers!);
       rawRates.threads.push(raw.threads!);
       cpuRounds.push(cpu);
-      rounds.push({ stack: round(rate), raw_workers: round(raw.workers!), raw_threads: round(raw.threads!), ratio: round(rate / best), cpu_cores: cpu });
-      o.log(`certify round ${r + 1}: stack ${round(rate)} images/s, raw ${round(raw.workers!)} (${cores} workers x 1 thread) / ${round(raw.threads!)} (1 x ${cores} threads), ratio ${round(rate / best)}; cpu ${JSON.stringify(cpu)}`);
+      rounds.push({ stack: round(rate), stack_samples_per_s: round(samplesRate), raw_workers: round(raw.workers!), raw_threads: round(raw.threads!), ratio: round(ratio), cpu_cores: cpu });
+      o.log(`certify round ${r + 1}: stack ${round(rate)} images/s (${round(samplesRate)} samples/s), raw ${round(raw.workers!)} (${cores} workers x 1 thread) / ${round(raw.threads!)} (1 x ${cores} threads) images/s, ratio ${round(ratio)}; cpu ${JSON.stringify(cpu)}`);
     }
     const cpuMedian: Record<string, number> = {};
     for (const name of Object.keys(cpuRounds[0] ?? {})) cpuMedian[name] = round(median(cpuRounds.map((c) => c[name] ?? 0)), 3);
@@ -149,7 +173,9 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
       images_per_side: images.length,
       cores,
       sizing,
+      stack_env: o.stackEnv ?? {},
       stack_images_per_s: round(median(stackRates)),
+      stack_samples_per_s: round(median(stackSampleRates)),
       raw_workers_images_per_s: round(median(rawRates.workers)),
       raw_threads_images_per_s: round(median(rawRates.threads)),
       certify_over_raw: round(median(ratios)),

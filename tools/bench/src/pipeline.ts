@@ -15,7 +15,8 @@
 // default: sized), BENCH_PIPELINE_DEPTH (SAMPLER_PIPELINE_DEPTH; default: sized), BENCH_SECONDS
 // (target seconds per measured side, 2), BENCH_MODELS (comma list), BENCH_MODELS_DIR (default
 // <repo>/models), BENCH_PARTS (certify,pipeline,transforms,health), BENCH_CERTIFY_IMAGES (24 per
-// side), BENCH_CERTIFY_ROUNDS (3).
+// side), BENCH_CERTIFY_ROUNDS (3), BENCH_CERTIFY_ENV (VAR=value,... added to the stack's services,
+// e.g. INFERENCE_WORKERS=1,INFERENCE_INTRA_OP_THREADS=2 to measure another split; default none).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -53,6 +54,17 @@ const DEPTH = optionalInt('BENCH_PIPELINE_DEPTH');
 const CORES = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 const CERTIFY_IMAGES = envInt('BENCH_CERTIFY_IMAGES', 24);
 const CERTIFY_ROUNDS = Math.max(1, envInt('BENCH_CERTIFY_ROUNDS', 3));
+const CERTIFY_ENV = Object.fromEntries(
+  (process.env['BENCH_CERTIFY_ENV'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((kv) => {
+      const at = kv.indexOf('=');
+      if (at < 1) throw new Error(`BENCH_CERTIFY_ENV: expected VAR=value, got '${kv}'`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
 const MODELS = (process.env['BENCH_MODELS'] ?? 'mnist-cnn,cifar-resnet20-shape').split(',').map((s) => s.trim()).filter(Boolean);
 const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'certify,pipeline,transforms,health').split(',').map((s) => s.trim()));
@@ -452,7 +464,7 @@ async function main(): Promise<void> {
     targets: TARGETS,
   };
   if (PARTS.has('certify')) {
-    summary['certify_over_raw'] = await certifyOverRaw({ root: ROOT, modelsDir: MODELS_DIR, rounds: CERTIFY_ROUNDS, images: CERTIFY_IMAGES, log });
+    summary['certify_over_raw'] = await certifyOverRaw({ root: ROOT, modelsDir: MODELS_DIR, rounds: CERTIFY_ROUNDS, images: CERTIFY_IMAGES, log, stackEnv: CERTIFY_ENV });
   }
   const needPipeline = PARTS.has('pipeline') || PARTS.has('health');
   log(`starting services (workers ${WORKERS ?? 'sized'}, threads ${THREADS ?? 'sized'}, batch ${BATCH}, depth ${DEPTH ?? 'sized'})`);
