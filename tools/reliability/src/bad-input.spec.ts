@@ -50,7 +50,11 @@ function expectAnswer(got: Answer, want: Expected): void {
     ...(want.reason ? { reason: want.reason } : {}),
     ...(want.message ? { message: expect.stringMatching(want.message) } : {}),
   });
-  if (want.maxMessageChars !== undefined) expect(got.message.length).toBeLessThanOrEqual(want.maxMessageChars);
+  if (want.maxMessageChars !== undefined) {
+    expect(got.message.length).toBeLessThanOrEqual(want.maxMessageChars);
+    // nor in the details: the status metadata stays far under grpc-js' 16 kB header limit
+    expect(got.metadataBytes ?? 0).toBeLessThanOrEqual(4 * want.maxMessageChars);
+  }
 }
 
 describe('bad input', () => {

@@ -12,6 +12,14 @@ export interface Answer {
   message: string;
   reason?: string;
   fields: string[];
+  /** Bytes of the status's metadata values (error details included): caller input must not ride along at length. */
+  metadataBytes?: number;
+}
+
+function metadataBytes(md: grpc.Metadata | undefined): number {
+  let n = 0;
+  for (const v of Object.values(md?.getMap() ?? {})) n += typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+  return n;
 }
 
 export const codeName = (code: number): string => grpc.status[code] ?? String(code);
@@ -24,6 +32,7 @@ export function answerOfError(err: unknown): Answer {
     message: e.details ?? e.message,
     reason: decoded?.errorInfo?.reason,
     fields: decoded?.badRequest?.fieldViolations.map((v) => v.field) ?? [],
+    metadataBytes: metadataBytes(e.metadata),
   };
 }
 
