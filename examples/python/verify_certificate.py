@@ -10,6 +10,8 @@ code, no stubs, no server. Checks, in order (docs/certificate.md):
   3. recomputes the Clopper-Pearson lower bound from (na, n, alpha) and the verdict
      (CERTIFIED iff pa_lower > max(threshold, 1/2)). The threshold is taken as given: solving
      it again needs the bound solver (glcert verify --recompute-threshold, or the verifier).
+     A sequential certificate is tested at its look's level (`sequential.level`), also taken
+     as given here.
 Exit 0 valid, 1 invalid. CERT may be `glcert certify --out` JSON or a bare DSSE envelope.
 """
 import argparse
@@ -137,14 +139,25 @@ def verify(doc: dict, keys: dict, tolerance: float = 1e-9):
     if not (n >= 1 and 0 <= na <= n and 0 < alpha < 1):
         reasons.append(f"counts out of range: na={na}, n={n}, alpha={alpha}")
         return cert, reasons
-    recomputed = clopper_pearson_lower(na, n, alpha)
+    # sequential sampling (ALGORITHM.md section 9): the test at the look where sampling stopped
+    # is at that look's level alpha_k <= alpha, taken as given here like the threshold (the
+    # schedule is a pure function of max(threshold, 1/2), alpha and n_max; glcert verify checks it)
+    level = alpha
+    seq = cert.get("sequential")
+    if seq is not None:
+        level = float(seq.get("level", 0))
+        if not 0 < level <= alpha:
+            reasons.append(f"sequential.level: {level} is not in (0, alpha={alpha}]")
+            return cert, reasons
+    recomputed = clopper_pearson_lower(na, n, level)
     if abs(recomputed - pa_lower) > tolerance * max(1.0, abs(recomputed)):
-        reasons.append(f"paLower: certificate says {pa_lower}, Clopper-Pearson of (na={na}, n={n}, alpha={alpha}) is {recomputed}")
+        reasons.append(f"paLower: certificate says {pa_lower}, Clopper-Pearson of (na={na}, n={n}, level={level}) is {recomputed}")
     certified = recomputed > max(threshold, 0.5)
     expected = "OUTCOME_CERTIFIED" if certified else "OUTCOME_ABSTAINED"
     if cert.get("outcome") != expected:
         reasons.append(f"outcome: certificate says {cert.get('outcome')}, the verdict rule gives {expected}")
     cert["_recomputedPaLower"] = recomputed
+    cert["_level"] = level
     cert["_signedBy"] = signed_by
     return cert, reasons
 
@@ -169,7 +182,7 @@ def main():
             print(f"  signed by      {cert['_signedBy']}")
             print(f"  outcome        {cert.get('outcome')}, class {cert.get('predictedClass', 0)}")
             if "_recomputedPaLower" in cert:
-                print(f"  pA lower bound {cert.get('paLower')} (recomputed {cert['_recomputedPaLower']})")
+                print(f"  pA lower bound {cert.get('paLower')} (recomputed {cert['_recomputedPaLower']} at level {cert['_level']})")
             print(f"  threshold      {cert.get('threshold')} (taken as given)")
         for r in reasons:
             print(f"  reason: {r}")
