@@ -609,7 +609,7 @@ const costCases: BadInputCase[] = [
   unaryCase(
     'GetThreshold',
     'costly-short-deadline',
-    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 400000, grid 15 x 15 (estimated cost 2.8e9), 2 s deadline (was: DEADLINE_EXCEEDED, and the solve ran on)',
+    'cb k in [0.61, 1.39], b in [-0.39, 0.39], NUMERIC ns 140000, grid 15 x 15 (estimated cost 9.5e8, under the 1e9 cap: at least 0.47 s at BOUNDS_SOLVE_RATE), 0.4 s deadline (was: DEADLINE_EXCEEDED, and the solve ran on)',
     () =>
       goodThreshold({
         threatModel: {
@@ -624,11 +624,12 @@ const costCases: BadInputCase[] = [
           ],
           note: '',
         },
-        boundSettings: { ns: 400_000n, gridPoints: [15, 15], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC },
+        boundSettings: { ns: 140_000n, gridPoints: [15, 15], seed: 0n, method: BoundMethod.BOUND_METHOD_NUMERIC },
       }),
-    { code: 'RESOURCE_EXHAUSTED', message: /bound_settings/ },
+    // refused for the deadline, not the cap: the call reaches the handler with < 0.4 s left
+    { code: 'RESOURCE_EXHAUSTED', field: 'bound_settings.ns', reason: 'DEADLINE_TOO_SHORT' },
     undefined,
-    2_000,
+    400,
   ),
 ];
 
