@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the benchmark measures the stack and the command a user runs (startStack, certify-dataset)
-import { run as runCli, startStack, type Stack } from '@glcert/cli';
+import { findCommand, run as runCli, startStack, type Stack } from '@glcert/cli';
 import { decodeImage, readImageFolder } from '@glcert/imaging';
 import { RawPool, type RawLayout } from './raw';
 
@@ -82,9 +82,16 @@ async function loadImages(dir: string, count: number): Promise<Float32Array[]> {
   return out;
 }
 
+/** FIXED sampling (n0 + n for every image, the raw loop's work) when certify-dataset can ask for it. */
+function fixedSamplingArgs(): string[] {
+  const help = findCommand('certify-dataset')?.help() ?? '';
+  return /--sampling\b/.test(help) && /\bfixed\b/i.test(help) ? ['--sampling', 'fixed'] : [];
+}
+
 function certifyArgs(dataDir: string, certifier: string, images: number, out: string): string[] {
   return [
     'certify-dataset', dataDir,
+    ...fixedSamplingArgs(),
     '--model', MODEL,
     '--transform', 'b', '--box', 'b=-0.2:0.2', '--sigma', `b=${SIGMA}`,
     '--n0', String(N0), '--n', String(N), '--alpha', String(ALPHA),
@@ -170,6 +177,7 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
       n0: N0,
       n: N,
       alpha: ALPHA,
+      sampling: fixedSamplingArgs().length > 0 ? 'fixed' : 'the certifier default (certify-dataset has no --sampling fixed): ratio on forward passes',
       images_per_side: images.length,
       cores,
       sizing,
