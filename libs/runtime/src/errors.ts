@@ -135,10 +135,18 @@ function fallbackLog(): Logger {
   return (defaultLog ??= createLogger('runtime'));
 }
 
-function isGrpcStatusError(err: unknown): err is Error & { code: grpc.status; details?: string } {
-  if (!(err instanceof Error)) return false;
-  const e = err as Error & { code?: unknown; metadata?: unknown };
-  return typeof e.code === 'number' && Number.isInteger(e.code) && e.code > 0 && e.code <= 16 && e.metadata instanceof grpc.Metadata;
+/** The code of a failed gRPC client call (a grpc-js ServiceError), else undefined. Our own GlcertErrors are not calls. */
+export function grpcCode(err: unknown): grpc.status | undefined {
+  // a GlcertError has `metadata` too (its ErrorInfo record), not grpc.Metadata
+  if (!(err instanceof Error) || !((err as { metadata?: unknown }).metadata instanceof grpc.Metadata)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16 ? (code as grpc.status) : undefined;
+}
+
+/** Whether `err` is a failed gRPC call (with `code`, when given). */
+export function isGrpcError(err: unknown, code?: grpc.status): err is grpc.ServiceError {
+  const c = grpcCode(err);
+  return c !== undefined && (code === undefined || c === code);
 }
 
 /**
@@ -271,7 +279,7 @@ function mapUnbounded(err: unknown, ctx: StatusContext): MappedError {
   if (err instanceof Error && err.name === 'AbortError') {
     return mapUnbounded(new CancelledError('call cancelled'), ctx);
   }
-  if (isGrpcStatusError(err) && PASS_THROUGH.has(err.code)) {
+  if (isGrpcError(err) && PASS_THROUGH.has(err.code)) {
     // a dependency failed in a way the caller can act on (retry, back off, give up); its
     // message is scrubbed of grpc-js diagnostics and internal addresses by `bounded`
     const message = err.details || err.message || grpc.status[err.code];

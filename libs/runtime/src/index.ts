@@ -38,8 +38,13 @@ export {
   clip,
   utf8Length,
   scrubInternal,
+  grpcCode,
+  isGrpcError,
 } from './errors';
 export type { FieldViolation, ErrorOptions, StatusContext, MappedError, DecodedStatus } from './errors';
+
+export { REASONS, modelMismatchError, modelMismatchOf, modelNotFoundError, isModelNotFound, fromServiceError } from './reasons';
+export type { ModelMismatch } from './reasons';
 
 export {
   MAX_NAME_BYTES,

@@ -13,10 +13,10 @@ import {
   type inferenceV1,
 } from '@glcert/contracts';
 import { CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
-import { decodeStatus, GlcertError, type FieldViolation } from '@glcert/runtime';
+import { fromServiceError } from '@glcert/runtime';
 import { clopperPearsonLower, GENERATOR_NAME, minSamplesToCertify } from '@glcert/stats';
 import { argmaxLowest, splitRange, sum } from './chunks';
-import { grpcCode, type CallScope, type SamplerPool } from './sampler-pool';
+import type { CallScope, SamplerPool } from './sampler-pool';
 import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
 import { shared } from './signals';
@@ -59,19 +59,6 @@ const BOUND_PASS_THROUGH = new Set<grpc.status>([
   grpc.status.RESOURCE_EXHAUSTED,
 ]);
 
-/** A failed downstream call as a typed error keeping its code, message and field violations. */
-function passThrough(err: unknown, what: string): unknown {
-  const code = grpcCode(err);
-  if (code === undefined || !BOUND_PASS_THROUGH.has(code)) return err;
-  const decoded = decodeStatus(err as grpc.ServiceError);
-  const violations: FieldViolation[] = (decoded?.badRequest?.fieldViolations ?? []).map((f) => ({
-    field: f.field,
-    description: f.description,
-    reason: f.reason || undefined,
-  }));
-  const message = `${what}: ${(err as grpc.ServiceError).details || (err as Error).message}`;
-  return new GlcertError(code, message, { reason: decoded?.errorInfo?.reason || grpc.status[code], metadata: decoded?.errorInfo?.metadata, cause: err }, violations);
-}
 
 /** GetThreshold for the checked threat model and settings (deadline and cancellation from `scope`). */
 export function fetchBound(client: BoundServiceClient, settings: CertifySettings, scope: CallScope): Promise<Bound> {
@@ -84,7 +71,7 @@ export function fetchBound(client: BoundServiceClient, settings: CertifySettings
     if (scope.signal.aborted) return reject(scope.signal.reason);
     const call = client.getThreshold(request, new grpc.Metadata(), scope.callOptions(), (err, res) => {
       scope.signal.removeEventListener('abort', onAbort);
-      if (err) return reject(passThrough(err, 'bound service'));
+      if (err) return reject(fromServiceError(err, 'bound service', BOUND_PASS_THROUGH));
       if (!res.bound) return reject(new Error('bound service answered without a bound'));
       const t = res.bound.threshold;
       if (!(t >= 0 && t <= 1)) return reject(new Error(`bound service returned threshold ${t}, outside [0, 1]`));

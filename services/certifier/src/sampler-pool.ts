@@ -17,10 +17,11 @@ import * as grpc from '@grpc/grpc-js';
 import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
   createClient,
-  decodeStatus,
-  FailedPreconditionError,
-  GlcertError,
-  NotFoundError,
+  grpcCode,
+  isModelNotFound,
+  modelMismatchError,
+  modelMismatchOf,
+  modelNotFoundError,
   UnavailableError,
   type Logger,
 } from '@glcert/runtime';
@@ -85,26 +86,6 @@ interface Waiter {
   reject(err: unknown): void;
   signal: AbortSignal;
   onAbort(): void;
-}
-
-export function grpcCode(err: unknown): grpc.status | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof Error && typeof code === 'number' && 'metadata' in err ? (code as grpc.status) : undefined;
-}
-
-/** ErrorInfo reason of a sampler whose sidecar serves another model file than expected. */
-export const MODEL_MISMATCH = 'MODEL_MISMATCH';
-
-/** The sha256s of a MODEL_MISMATCH failure (the sampler's, or our own check's), else undefined. */
-export function modelMismatchOf(err: unknown): { expected: string; served: string } | undefined {
-  let metadata: Readonly<Record<string, string>> | undefined;
-  if (err instanceof GlcertError) {
-    if (err.reason === MODEL_MISMATCH) metadata = err.metadata;
-  } else if (grpcCode(err) === grpc.status.FAILED_PRECONDITION) {
-    const info = decodeStatus(err as grpc.ServiceError)?.errorInfo;
-    if (info?.reason === MODEL_MISMATCH) metadata = info.metadata;
-  }
-  return metadata && { expected: metadata['expected_model_sha256'] ?? '', served: metadata['model_sha256'] ?? '' };
 }
 
 const shaPrefix = (sha: string): string => (sha === '' ? '(none)' : sha.slice(0, 12));
@@ -188,7 +169,7 @@ export class SamplerPool {
         return { call, result };
       },
     ).catch((err: unknown) => {
-      if (grpcCode(err) === grpc.status.NOT_FOUND) throw new NotFoundError(`model '${model}' is not served by the samplers`, { reason: 'MODEL_NOT_FOUND', metadata: { model } });
+      if (isModelNotFound(err)) throw modelNotFoundError(`model '${model}' is not served by the samplers`, model);
       throw err;
     });
     if (!res.metadata) throw new Error(`GetModel(${model}): response without metadata`);
@@ -260,9 +241,9 @@ export class SamplerPool {
                 const want = request.expectedModelSha256;
                 if (want !== '' && r.modelSha256 !== want) {
                   return reject(
-                    new FailedPreconditionError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
-                      reason: MODEL_MISMATCH,
-                      metadata: { expected_model_sha256: want, model_sha256: r.modelSha256 },
+                    modelMismatchError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
+                      expected: want,
+                      served: r.modelSha256,
                     }),
                   );
                 }
@@ -325,10 +306,11 @@ export class SamplerPool {
         if (attempt >= this.#opts.retries) {
           const mismatch = kind === 'model' ? modelMismatchOf(err) : undefined;
           if (mismatch) {
-            throw new FailedPreconditionError(
+            throw modelMismatchError(
               `${what}: samplers serve a different model: expected sha256 ${shaPrefix(mismatch.expected)}, served ${shaPrefix(mismatch.served)} ` +
                 `(${attempt + 1} attempt(s); last: ${message})`,
-              { reason: MODEL_MISMATCH, metadata: { expected_model_sha256: mismatch.expected, model_sha256: mismatch.served }, cause: err },
+              { expected: mismatch.expected, served: mismatch.served },
+              err,
             );
           }
           throw new UnavailableError(`${what}: samplers unavailable after ${attempt + 1} attempt(s); last: ${message}`, {

@@ -14,7 +14,12 @@
 // once with QueueFullError (RESOURCE_EXHAUSTED), never buffered. An aborted request leaves the
 // queue immediately; its images that were not yet dispatched never run.
 //
-// No gRPC, ONNX or telemetry here: the runner is injected, which keeps this unit-testable.
+// No ONNX or telemetry here: the runner is injected, which keeps this unit-testable. An aborted
+// request rejects with the runtime's CancelledError (CANCELLED on the wire), the one every
+// service uses.
+import { CancelledError } from '@glcert/runtime';
+
+export { CancelledError };
 
 /** The result of running one batch of `images` images. */
 export interface BatchOutput {
@@ -87,14 +92,6 @@ export class QueueFullError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'QueueFullError';
-  }
-}
-
-/** The request was aborted by its caller before it completed. */
-export class CancelledError extends Error {
-  constructor(message = 'request cancelled') {
-    super(message);
-    this.name = 'CancelledError';
   }
 }
 
@@ -201,7 +198,7 @@ export class DynamicBatcher {
     const { signal } = options;
     if (signal?.aborted) {
       this.stats.cancelled++;
-      return Promise.reject(new CancelledError());
+      return Promise.reject(new CancelledError('request cancelled'));
     }
     if (images > maxQueueSize) {
       this.stats.rejected++;
@@ -261,7 +258,7 @@ export class DynamicBatcher {
     if (request.settled) return;
     this.stats.cancelled++;
     this.dropFromQueue(request);
-    this.settle(request, new CancelledError());
+    this.settle(request, new CancelledError('request cancelled'));
     this.pump();
   }
 

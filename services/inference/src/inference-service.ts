@@ -10,12 +10,12 @@ import {
   type InferenceServiceServer,
 } from '@glcert/contracts';
 import {
-  CancelledError as CallCancelledError,
+  CancelledError,
   createLogger,
   identifierViolation,
   InvalidArgumentError,
   type Logger,
-  NotFoundError,
+  modelNotFoundError,
   rejectViolations,
   ResourceExhaustedError,
   type RunningService,
@@ -27,7 +27,6 @@ import {
   BatcherClosedError,
   type BatcherStats,
   type BatchRunner,
-  CancelledError,
   DynamicBatcher,
   QueueFullError,
 } from './batcher';
@@ -195,10 +194,7 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
     rejectViolations([identifierViolation(name, field, 'name')]);
     const model = state.models.get(name);
     if (!model) {
-      throw new NotFoundError(`model '${name}' not found; loaded models: ${[...state.models.keys()].join(', ')}`, {
-        reason: 'MODEL_NOT_FOUND',
-        metadata: { model: name },
-      });
+      throw modelNotFoundError(`model '${name}' not found; loaded models: ${[...state.models.keys()].join(', ')}`, name);
     }
     return model;
   };
@@ -220,7 +216,7 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
           if (err instanceof QueueFullError) {
             throw new ResourceExhaustedError(err.message, { reason: 'QUEUE_FULL', metadata: { model: request.model } });
           }
-          if (err instanceof CancelledError) throw ctx.signal.reason ?? new CallCancelledError();
+          if (err instanceof CancelledError) throw ctx.signal.reason ?? new CancelledError();
           if (err instanceof BatcherClosedError || err instanceof WorkerUnavailableError) {
             throw new UnavailableError(err.message, { reason: 'SHUTTING_DOWN' });
           }

@@ -10,6 +10,8 @@ import {
   FailedPreconditionError,
   identifierViolation,
   InvalidArgumentError,
+  isGrpcError,
+  modelMismatchError,
   rejectViolations,
   ResourceExhaustedError,
   startService,
@@ -70,10 +72,6 @@ export interface SamplerService {
   close(): Promise<void>;
 }
 
-function isGrpcError(err: unknown, code: grpc.status): boolean {
-  return err instanceof Error && (err as Partial<grpc.ServiceError>).code === code && 'metadata' in err;
-}
-
 const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -106,10 +104,7 @@ function modelMismatch(model: string, want: string, got: string, expected: boole
   const message = expected
     ? `expected_model_sha256: the inference sidecar serves model '${model}' as ${gotText}, not the expected ${want.slice(0, 12)}`
     : `the inference sidecar answered model '${model}' as ${gotText} after ${want.slice(0, 12)} within one call`;
-  return new FailedPreconditionError(message, {
-    reason: 'MODEL_MISMATCH',
-    metadata: { model, expected_model_sha256: want, model_sha256: got },
-  });
+  return modelMismatchError(message, { model, expected: want, served: got });
 }
 
 export async function startSamplerService(config: Partial<SamplerConfig> = {}, options: StartSamplerOptions = {}): Promise<SamplerService> {

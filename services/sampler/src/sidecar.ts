@@ -6,7 +6,9 @@ import {
   checkHealth,
   createClient,
   createHealthClient,
-  NotFoundError,
+  isGrpcError,
+  isModelNotFound,
+  modelNotFoundError,
   type HealthClient,
   type HealthStatus,
 } from '@glcert/runtime';
@@ -42,10 +44,6 @@ interface CacheEntry {
 const identity = (b: Buffer): Buffer => b;
 const decodeClassify = (b: Buffer): inferenceV1.ClassifyResponse => inferenceV1.ClassifyResponse.decode(b);
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number';
-}
-
 export class Sidecar {
   readonly client: InferenceServiceClient;
   readonly health: HealthClient;
@@ -69,9 +67,7 @@ export class Sidecar {
       this.client.getModelMetadata({ name: model }, new grpc.Metadata(), { deadline }, (err, res) => {
         if (err) {
           reject(
-            err.code === grpc.status.NOT_FOUND
-              ? new NotFoundError(`model '${model}' is not served by the inference sidecar`, { reason: 'MODEL_NOT_FOUND', metadata: { model } })
-              : err,
+            isModelNotFound(err) ? modelNotFoundError(`model '${model}' is not served by the inference sidecar`, model) : err,
           );
         } else if (!res?.metadata) {
           reject(new Error(`inference sidecar returned no metadata for model '${model}'`));
@@ -110,7 +106,7 @@ export class Sidecar {
     try {
       return await checkHealth(this.health, '', timeoutMs);
     } catch (err) {
-      if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return 'SERVICE_UNKNOWN';
+      if (isGrpcError(err, grpc.status.NOT_FOUND)) return 'SERVICE_UNKNOWN';
       return 'UNREACHABLE';
     }
   }

@@ -19,9 +19,11 @@ import {
   createClient,
   clip,
   createLogger,
-  decodeStatus,
+  grpcCode,
   InvalidArgumentError,
-  NotFoundError,
+  isModelNotFound,
+  modelMismatchOf,
+  modelNotFoundError,
   propagate,
   rejectViolations,
   startService,
@@ -40,14 +42,6 @@ type UnaryMethod<Req, Res> = (
   options: Partial<grpc.CallOptions>,
   cb: (err: grpc.ServiceError | null, res: Res) => void,
 ) => grpc.ClientUnaryCall;
-
-/** The sha256 a sampler serves when it refused a CountSamples with MODEL_MISMATCH, else undefined. */
-function modelMismatch(err: unknown): string | undefined {
-  const e = err as Partial<grpc.ServiceError>;
-  if (e?.code !== grpc.status.FAILED_PRECONDITION || !('metadata' in e)) return undefined;
-  const info = decodeStatus(e as grpc.ServiceError)?.errorInfo;
-  return info?.reason === 'MODEL_MISMATCH' ? (info.metadata['model_sha256'] ?? '') : undefined;
-}
 
 function unary<Req, Res>(fn: UnaryMethod<Req, Res>, req: Req, options: grpc.CallOptions): Promise<Res> {
   return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))));
@@ -224,11 +218,8 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
       ).metadata as inferenceV1.ModelMetadata;
     } catch (err) {
       // the sampler's refusal is about the certificate's model_name: say so (it would be INTERNAL here)
-      const e = err as Partial<grpc.ServiceError>;
-      if (e.code === grpc.status.NOT_FOUND) {
-        throw new NotFoundError(`certificate.model_name: no model '${clip(cert.modelName, 64)}' is served to replay the certificate`, { reason: 'MODEL_NOT_FOUND' });
-      }
-      if (e.code === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError('certificate.model_name', 'is not a model name the sampler accepts');
+      if (isModelNotFound(err)) throw modelNotFoundError(`certificate.model_name: no model '${clip(cert.modelName, 64)}' is served to replay the certificate`);
+      if (grpcCode(err) === grpc.status.INVALID_ARGUMENT) throw new InvalidArgumentError('certificate.model_name', 'is not a model name the sampler accepts');
       throw err;
     }
     const reasons: string[] = [];
@@ -244,9 +235,9 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
       selection = await countRange(cert, tensor, 0, n0, call, ctx);
       estimation = await countRange(cert, tensor, 1, n, call, ctx);
     } catch (err) {
-      const served = modelMismatch(err);
-      const code = (err as Partial<grpc.ServiceError>).code;
-      if (served === undefined && (code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND || code === grpc.status.FAILED_PRECONDITION)) {
+      const served = modelMismatchOf(err)?.served;
+      const code = grpcCode(err);
+      if (served === undefined && code !== undefined && (code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND || code === grpc.status.FAILED_PRECONDITION)) {
         // the sampler refused the certificate's own sampling request: it cannot be replayed
         const details = clip((err as grpc.ServiceError).details ?? '', 200);
         reasons.push(`replay: the sampler refused the certificate's sampling request (${grpc.status[code]}: ${details}); the counts could not be replayed`);

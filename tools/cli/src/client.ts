@@ -4,7 +4,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { CertificationServiceClient, VerificationServiceClient } from '@glcert/contracts';
-import { checkHealth, createClient, createHealthClient, decodeStatus } from '@glcert/runtime';
+import { checkHealth, createClient, createHealthClient, decodeStatus, grpcCode } from '@glcert/runtime';
 
 import { DEFAULT_BASE_PORT, DEFAULT_HOST } from './stack';
 
@@ -40,7 +40,7 @@ export async function ensureServing(what: string, addr: string, flag: string, de
     if (status !== 'SERVING') throw new ConnectError(`the ${what} at ${addr} is ${status} (still starting, or its dependencies are down)`);
   } catch (err) {
     if (err instanceof ConnectError) throw err;
-    const code = (err as grpc.ServiceError).code;
+    const code = grpcCode(err);
     if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) throw new ConnectError(startHint(what, addr, flag, defaultAddr));
     throw err;
   } finally {

@@ -5,10 +5,10 @@ import { propagate } from '../deadline';
 import {
   FailedPreconditionError,
   InvalidArgumentError,
-  NotFoundError,
   ResourceExhaustedError,
   UnavailableError,
 } from '../errors';
+import { modelNotFoundError } from '../reasons';
 import { bidiHandler, send, serverStreamHandler, unaryHandler } from '../handlers';
 import { call, type EchoRequest, type EchoResponse, type TestClient, type Tick } from './test-service';
 
@@ -28,7 +28,7 @@ function fail(kind: string | undefined, text = ''): void {
       return;
     case 'echo-notfound':
       // a careless handler echoing caller input at length: the mapper must keep the status small
-      throw new NotFoundError(`model '${text}' not found`, { reason: 'MODEL_NOT_FOUND', metadata: { model: text } });
+      throw modelNotFoundError(`model '${text}' not found`, text);
     case 'echo-invalid':
       throw InvalidArgumentError.of(
         Array.from({ length: 40 }, (_, i) => ({ field: `items[${i}].${text}`, description: `unknown name '${text}'` })),
@@ -36,7 +36,7 @@ function fail(kind: string | undefined, text = ''): void {
     case 'invalid':
       throw new InvalidArgumentError('threat_model.contrast.min', 'must be > 0, got -1');
     case 'notfound':
-      throw new NotFoundError("model 'resnet-9000' not found", { reason: 'MODEL_NOT_FOUND', metadata: { model: 'resnet-9000' } });
+      throw modelNotFoundError("model 'resnet-9000' not found", 'resnet-9000');
     case 'exhausted':
       throw new ResourceExhaustedError('queue full', { reason: 'QUEUE_FULL', metadata: { queue_length: '64' } });
     case 'precondition':
@@ -59,7 +59,12 @@ export function testImplementation(options: { downstream?: TestClient; log?: Log
         probe.started.push(req.text);
         probe.deadlines.push(ctx.deadline);
         fail(req.fail, req.text);
-        if (req.delayMs) await sleep(req.delayMs, undefined, { signal: ctx.signal });
+        if (req.delayMs) {
+          await sleep(req.delayMs, undefined, { signal: ctx.signal }).catch((err: unknown) => {
+            probe.aborted.push(req.text);
+            throw err;
+          });
+        }
         probe.finished.push(req.text);
         return { text: req.text, deadline: finite(ctx.deadline) };
       },

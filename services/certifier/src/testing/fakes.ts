@@ -16,8 +16,8 @@ import {
 } from '@glcert/contracts';
 import {
   createLogger,
-  FailedPreconditionError,
   InvalidArgumentError,
+  modelMismatchError,
   NotFoundError,
   startService,
   unaryHandler,
@@ -100,9 +100,10 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
     if (req.endIndex <= req.startIndex) throw new InvalidArgumentError('end_index', 'must be > start_index');
     const served = options.servedSha256 ?? fakeMetadata().sha256;
     if (!options.ignoreExpected && req.expectedModelSha256 !== '' && req.expectedModelSha256 !== served) {
-      throw new FailedPreconditionError(`expected_model_sha256: the sidecar serves ${served.slice(0, 12)}, not ${req.expectedModelSha256.slice(0, 12)}`, {
-        reason: 'MODEL_MISMATCH',
-        metadata: { model: req.model, expected_model_sha256: req.expectedModelSha256, model_sha256: served },
+      throw modelMismatchError(`expected_model_sha256: the sidecar serves ${served.slice(0, 12)}, not ${req.expectedModelSha256.slice(0, 12)}`, {
+        model: req.model,
+        expected: req.expectedModelSha256,
+        served,
       });
     }
     state.active++;
