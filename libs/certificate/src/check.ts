@@ -2,6 +2,7 @@ import { Certificate, Outcome, ThresholdMethod } from '@glcert/contracts';
 import { clopperPearsonLower } from '@glcert/stats';
 import { SUPPORTED_CERTIFICATE_VERSIONS } from './canonical';
 import { KeyRing } from './keys';
+import { checkSequentialRecord } from './sequential-check';
 import { openCertificate } from './sign';
 import { decideOutcome, THRESHOLD_FLOOR_TOLERANCE, thresholdFloorOf } from './verdict';
 
@@ -49,9 +50,16 @@ export function checkCertificate(given: Certificate, opts: CheckOptions): Certif
   else if (!(na >= 0 && na <= n) || !Number.isSafeInteger(na)) reasons.push(`na: ${cert.na} is not within [0, n=${n}]`);
   else if (!(cert.alpha > 0 && cert.alpha < 1)) reasons.push(`alpha: ${cert.alpha} is not in (0, 1)`);
   else {
-    paLower = clopperPearsonLower(na, n, cert.alpha);
-    if (!close(paLower, cert.paLower, tol)) {
-      reasons.push(`pa_lower: certificate says ${cert.paLower}, Clopper-Pearson of (na=${na}, n=${n}, alpha=${cert.alpha}) is ${paLower}`);
+    // sequential sampling (ALGORITHM.md section 9): pa_lower is at the recorded look's level,
+    // which the recomputed schedule must give; fixed sampling: at alpha
+    const seq = cert.sequential ? checkSequentialRecord(cert, tol) : undefined;
+    if (seq) reasons.push(...seq.problems);
+    const level = seq ? seq.level : cert.alpha;
+    if (level !== null) {
+      paLower = clopperPearsonLower(na, n, level);
+      if (!close(paLower, cert.paLower, tol)) {
+        reasons.push(`pa_lower: certificate says ${cert.paLower}, Clopper-Pearson of (na=${na}, n=${n}, ${seq ? 'level' : 'alpha'}=${level}) is ${paLower}`);
+      }
     }
   }
   if (Number(cert.n0) < 1) reasons.push(`n0: ${cert.n0} is not a positive sample count`);
