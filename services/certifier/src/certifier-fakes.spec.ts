@@ -11,6 +11,7 @@ import {
   Distribution,
   encodeFloat32Tensor,
   Outcome,
+  Sampling,
   type CertificationServiceClient,
   type certifyV1,
   type ThreatModel,
@@ -45,8 +46,9 @@ const BRIGHTNESS: ThreatModel = {
 const IMAGE = encodeFloat32Tensor(new Float32Array(28 * 28).fill(0.25), [1, 28, 28]);
 const MNIST_DIR = path.resolve(__dirname, '../../../data/mnist-test');
 
+// FIXED: these tests pin exact sample counts; SEQUENTIAL (the default) has its own below
 function request(over: Partial<certifyV1.CertifyRequest> = {}): Partial<certifyV1.CertifyRequest> {
-  return { model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 500n, alpha: 0.001, seed: 42n, ...over };
+  return { model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 500n, alpha: 0.001, seed: 42n, sampling: Sampling.SAMPLING_FIXED, ...over };
 }
 
 function codeOf(err: unknown): number | undefined {
@@ -496,7 +498,7 @@ describe('signing keys', () => {
 
 function config(over: Partial<certifyV1.StreamingCertifyConfig> = {}): certifyV1.StreamingCertifyRequest {
   return {
-    request: { $case: 'config', config: { model: FAKE_MODEL, threatModel: BRIGHTNESS, n0: 50n, n: 300n, alpha: 0.001, baseSeed: 11n, ...over } },
+    request: { $case: 'config', config: { model: FAKE_MODEL, threatModel: BRIGHTNESS, n0: 50n, n: 300n, alpha: 0.001, baseSeed: 11n, sampling: Sampling.SAMPLING_FIXED, ...over } },
   };
 }
 function item(id: string, over: Partial<certifyV1.CertifyItem> = {}): certifyV1.StreamingCertifyRequest {
@@ -713,6 +715,125 @@ describe('StreamingCertify shutdown', () => {
     for (const x of responses) {
       expect(x.status!.code).toBe(grpc.status.UNAVAILABLE);
       expect(x.id).toMatch(/^i[0-2]$/);
+    }
+  });
+});
+
+describe('SEQUENTIAL sampling (the default; ALGORITHM.md section 9)', () => {
+  // b +-0.4 at sigma 0.3: h* = Phi(4/3) = 0.90879, the worked example's looks at alpha 0.001, n_max 1000
+  const WIDE: ThreatModel = { ...BRIGHTNESS, box: [{ name: 'b', min: -0.4, max: 0.4 }] };
+  const LOOKS = [84, 168, 336, 672, 1000];
+  const LEVELS = [0.001 / 3, 0.001 / 9, 0.001 / 9, 0.001 / 9, 0.001 / 3];
+  const seqRequest = (over: Partial<certifyV1.CertifyRequest> = {}): Partial<certifyV1.CertifyRequest> =>
+    request({ threatModel: WIDE, n0: 200n, n: 1000n, sampling: undefined, ...over });
+
+  /** The look where the rule certifies on these counts (no futility on a 97 % classifier), from the worked example. */
+  function expectedLook(seed: bigint, h: number, topShare?: number): number {
+    for (let k = 0; k < LOOKS.length; k++) {
+      if (clopperPearsonLower(fakeCounts(seed, 1, 0, LOOKS[k]!, topShare)[7]!, LOOKS[k]!, LEVELS[k]!) > h) return k;
+    }
+    return -1;
+  }
+
+  it('unset sampling is SEQUENTIAL: adaptive selection, the first decisive look, a record a model-free check can recompute', async () => {
+    const r = await rig({ samplers: 2 });
+    try {
+      const h = brightnessThreshold(0.4, 0.3);
+      const res = await certify(r.client, seqRequest({ seed: 42n }));
+      const cert = res.certificate!;
+      const k = expectedLook(42n, h);
+      expect(k).toBeGreaterThanOrEqual(0);
+      // 32 selection samples at 97 % agree: one block
+      expect(cert.n0).toBe(32n);
+      expect(cert.selectionClassCounts.map(Number)).toEqual(fakeCounts(42n, 0, 0, 32));
+      expect(Number(cert.n)).toBe(LOOKS[k]);
+      const na = fakeCounts(42n, 1, 0, LOOKS[k]!)[7]!;
+      expect(Number(cert.na)).toBe(na);
+      expect(cert.sequential).toMatchObject({ rule: 'glcert-sequential/1', look: k + 1, looks: 5, beta: 0.001, n0Max: 200n, nMax: 1000n, stopReason: 'certified' });
+      expect(cert.sequential!.level).toBeCloseTo(LEVELS[k]!, 18);
+      expect(cert.paLower).toBe(clopperPearsonLower(na, LOOKS[k]!, cert.sequential!.level));
+      expect(cert.alpha).toBe(0.001);
+      expect(cert.outcome).toBe(Outcome.OUTCOME_CERTIFIED);
+      // the samplers saw exactly the ranges: one selection block, then each look's extra samples
+      const ranges = r.samplers.flatMap((s) => s.calls).map((c) => `${c.stream}:${c.startIndex}-${c.endIndex}`).sort();
+      const want = ['0:0-32', ...LOOKS.slice(0, k + 1).map((n, j) => `1:${j === 0 ? 0 : LOOKS[j - 1]}-${n}`)];
+      // chunkSize 100 cuts the larger spans: compare the covered samples per stream
+      const covered = (stream: number) => r.samplers.flatMap((s) => s.calls).filter((c) => c.stream === stream).reduce((t, c) => t + Number(c.endIndex - c.startIndex), 0);
+      expect(covered(0)).toBe(32);
+      expect(covered(1)).toBe(LOOKS[k]);
+      if (LOOKS[k]! <= 100) expect(ranges).toEqual(want.sort());
+      expect(res.notes.some((n) => n.includes(`look ${k + 1} of 5`))).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('an image whose samples all agree certifies at the first look (84 estimation samples instead of 1000)', async () => {
+    const r = await rig({ samplerOptions: () => ({ topShare: 0.9999 }) });
+    try {
+      const cert = (await certify(r.client, seqRequest({ seed: 7n }))).certificate!;
+      expect(fakeCounts(7n, 1, 0, 84, 0.9999)[7]).toBe(84);
+      expect(cert).toMatchObject({ n0: 32n, n: 84n, na: 84n, outcome: Outcome.OUTCOME_CERTIFIED });
+      expect(cert.paLower).toBe(Math.pow(0.001 / 3, 1 / 84));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a split vote reads the whole selection maximum and stops at the first look by futility', async () => {
+    const r = await rig({ samplerOptions: () => ({ topShare: 0.5 }) });
+    try {
+      const cert = (await certify(r.client, seqRequest({ seed: 9n }))).certificate!;
+      // blocks 32, 64, 96, 128, 160, 192, then the last 8 up to n0_max
+      expect(cert.n0).toBe(200n);
+      expect(cert.selectionClassCounts.map(Number)).toEqual(fakeCounts(9n, 0, 0, 200, 0.5));
+      expect(cert.n).toBe(84n);
+      expect(cert.outcome).toBe(Outcome.OUTCOME_ABSTAINED);
+      expect(cert.sequential).toMatchObject({ look: 1, stopReason: 'futility-upper' });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('the same certificate whatever the chunk size and the number of samplers', async () => {
+    const a = await rig({ samplers: 1, config: { chunkSize: 2000 } });
+    const b = await rig({ samplers: 3, config: { chunkSize: 7 } });
+    try {
+      for (const seed of [1n, 2n, 3n]) {
+        const x = (await certify(a.client, seqRequest({ seed, n: 3000n }))).certificate!;
+        const y = (await certify(b.client, seqRequest({ seed, n: 3000n }))).certificate!;
+        for (const f of ['n0', 'n', 'na', 'paLower', 'outcome', 'predictedClass', 'selectionClassCounts', 'sequential'] as const) expect(y[f]).toEqual(x[f]);
+      }
+      expect(b.samplers.every((s) => s.calls.length > 0)).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('sampling FIXED draws exactly n0 and n and records no sequential record', async () => {
+    const r = await rig();
+    try {
+      const cert = (await certify(r.client, seqRequest({ seed: 42n, sampling: Sampling.SAMPLING_FIXED }))).certificate!;
+      expect(cert).toMatchObject({ n0: 200n, n: 1000n, na: BigInt(fakeCounts(42n, 1, 0, 1000)[7]!) });
+      expect(cert.sequential).toBeUndefined();
+      expect(cert.paLower).toBe(clopperPearsonLower(Number(cert.na), 1000, 0.001));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('an unknown sampling value is INVALID_ARGUMENT naming sampling (Certify) and config.sampling (stream)', async () => {
+    const r = await rig();
+    try {
+      const err = await expectCode(certify(r.client, seqRequest({ sampling: 7 as Sampling })), grpc.status.INVALID_ARGUMENT);
+      expect(violations(err)).toEqual(['sampling']);
+      const { responses, status } = await streamAll(r.client, [config({ sampling: 9 as Sampling }), item('x')]);
+      expect(responses).toEqual([]);
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(decodeStatus(status.metadata)?.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['config.sampling']);
+    } finally {
+      await r.close();
     }
   });
 });

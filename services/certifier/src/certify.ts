@@ -1,7 +1,10 @@
-// One certification (ALGORITHM.md section 6): selection over n0 samples of stream 0 and
+// One certification. FIXED (ALGORITHM.md section 6): selection over n0 samples of stream 0 and
 // estimation over n samples of stream 1 (both chunked over the sampler pool, run
-// concurrently with each other and with the bound lookup), Clopper-Pearson, the verdict rule,
-// the certificate, its signature.
+// concurrently with each other and with the bound lookup), Clopper-Pearson, the verdict rule.
+// SEQUENTIAL (section 9): adaptive selection in blocks while the bound is fetched, then the
+// looks of the schedule (a pure function of the threshold, alpha and n_max), each look's extra
+// samples chunked over the pool, stopping at the first decisive look. Then the certificate and
+// its signature.
 import type { Span } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -11,11 +14,23 @@ import {
   type boundsV1,
   type Certificate,
   type inferenceV1,
+  type SequentialRecord,
 } from '@glcert/contracts';
 import { CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
 import { fromServiceError } from '@glcert/runtime';
-import { clopperPearsonLower, GENERATOR_NAME, minSamplesToCertify } from '@glcert/stats';
-import { argmaxLowest, splitRange, sum } from './chunks';
+import {
+  clopperPearsonLower,
+  decideAtLook,
+  DEFAULT_FUTILITY_BETA,
+  GENERATOR_NAME,
+  minSamplesToCertify,
+  nextSelectionBlock,
+  selectionDone,
+  SEQUENTIAL_RULE,
+  sequentialSchedule,
+  type Look,
+} from '@glcert/stats';
+import { addCounts, argmaxLowest, splitRange, splitSpan, sum } from './chunks';
 import type { CallScope, SamplerPool } from './sampler-pool';
 import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
@@ -115,36 +130,30 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
       if (!local.signal.aborted) local.abort(err);
       throw err;
     });
-  let selection: number[];
-  let estimation: number[];
-  let bound: Bound;
+  const count = (chunks: ReturnType<typeof splitRange>): Promise<number[]> => guard(deps.pool.countChunks(base, chunks, inner));
+  let sampled: Sampled;
   try {
-    [selection, estimation, bound] = await Promise.all([
-      guard(deps.pool.countChunks(base, splitRange(0, settings.n0, deps.chunkSize), inner)),
-      guard(deps.pool.countChunks(base, splitRange(1, settings.n, deps.chunkSize), inner)),
-      guard(job.bound),
-    ]);
+    sampled = settings.sampling === 'fixed' ? await sampleFixed(job, deps, count, guard) : await sampleSequential(job, deps, count, guard, span);
   } catch (err) {
     throw local.signal.aborted && local.signal.reason !== undefined ? local.signal.reason : err;
   } finally {
     scope.signal.removeEventListener('abort', onAbort);
   }
-
-  const classes = Math.max(meta.classNames.length, selection.length, estimation.length);
-  while (selection.length < classes) selection.push(0);
-  if (sum(selection) !== settings.n0 || sum(estimation) !== settings.n) {
-    throw new Error(`samplers counted ${sum(selection)}/${settings.n0} selection and ${sum(estimation)}/${settings.n} estimation samples`);
-  }
-  const predictedClass = argmaxLowest(selection);
-  const na = estimation[predictedClass] ?? 0;
-  const paLower = clopperPearsonLower(na, settings.n, settings.alpha);
+  const { selection, n0, n, na, predictedClass, paLower, bound, sequential } = sampled;
   const threshold = bound.threshold;
   const outcome = decideOutcome(paLower, threshold);
 
   const notes = [...job.notes];
   notes.push(`threat model: ${settings.threatModel.message.note}`);
+  if (sequential) {
+    notes.push(
+      `sequential sampling: stopped at look ${sequential.look} of ${sequential.looks} (${sequential.stopReason}) after ${n0} selection and ${n} estimation samples ` +
+        `(maxima ${settings.n0} and ${settings.n}); pa_lower at the look's level ${sequential.level.toPrecision(6)}`,
+    );
+  }
   let minSamplesToCertifyCount: bigint | undefined;
-  // the best pa_lower this n can give (nA = n) is alpha^(1/n); the verdict needs more than max(threshold, 1/2)
+  // the best pa_lower a look can give (nA = n) is level^(1/n); the verdict needs more than max(threshold, 1/2).
+  // FIXED: one look (n, alpha); SEQUENTIAL: when no look is reachable the schedule is that one look too.
   const effective = Math.max(threshold, 0.5);
   const best = Math.pow(settings.alpha, 1 / settings.n);
   if (!(best > effective)) {
@@ -177,8 +186,8 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
       seed: bound.seed,
       method: settings.boundSettings.method,
     },
-    n0: BigInt(settings.n0),
-    n: BigInt(settings.n),
+    n0: BigInt(n0),
+    n: BigInt(n),
     na: BigInt(na),
     predictedClass,
     selectionClassCounts: selection.map(BigInt),
@@ -194,6 +203,7 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
     issueTime: new Date(),
     signature: Buffer.alloc(0),
     keyId: '',
+    sequential,
   };
   const certificate = signCertificate(unsigned, deps.key);
   span?.setAttributes({
@@ -202,6 +212,104 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
     'glcert.threshold': threshold,
     'glcert.predicted_class': predictedClass,
     'glcert.na': na,
+    'glcert.n0_used': n0,
+    'glcert.n_used': n,
   });
   return { certificate, minSamplesToCertifyCount, notes };
+}
+
+/** What the sampling gave: counts, the bound, and (sequential) the record of where it stopped. */
+interface Sampled {
+  selection: number[];
+  n0: number;
+  n: number;
+  na: number;
+  predictedClass: number;
+  paLower: number;
+  bound: Bound;
+  sequential?: SequentialRecord;
+}
+
+type Count = (chunks: ReturnType<typeof splitRange>) => Promise<number[]>;
+type Guard = <T>(p: Promise<T>) => Promise<T>;
+
+function checkTotals(selection: number[], n0: number, estimation: number[], n: number, classes: number): void {
+  while (selection.length < classes) selection.push(0);
+  if (sum(selection) !== n0 || sum(estimation) !== n) {
+    throw new Error(`samplers counted ${sum(selection)}/${n0} selection and ${sum(estimation)}/${n} estimation samples`);
+  }
+}
+
+/** Section 6: n0 and n samples, concurrently with each other and the bound. */
+async function sampleFixed(job: CertifyJob, deps: EngineDeps, count: Count, guard: Guard): Promise<Sampled> {
+  const { settings } = job;
+  const [selection, estimation, bound] = await Promise.all([
+    count(splitRange(0, settings.n0, deps.chunkSize)),
+    count(splitRange(1, settings.n, deps.chunkSize)),
+    guard(job.bound),
+  ]);
+  checkTotals(selection, settings.n0, estimation, settings.n, Math.max(job.meta.classNames.length, estimation.length));
+  const predictedClass = argmaxLowest(selection);
+  const na = estimation[predictedClass] ?? 0;
+  return { selection, n0: settings.n0, n: settings.n, na, predictedClass, paLower: clopperPearsonLower(na, settings.n, settings.alpha), bound };
+}
+
+/**
+ * Section 9: adaptive selection (blocks of stream 0) while the bound is fetched; the first look
+ * is counted as soon as the schedule is known, concurrently with the rest of the selection (its
+ * counts are per class, cA is only needed to decide); every later look counts only the samples
+ * after the previous one. Every range is fixed by the seed-free rule and the counts, so the
+ * result is the same however the ranges are chunked.
+ */
+async function sampleSequential(job: CertifyJob, deps: EngineDeps, count: Count, guard: Guard, span?: Span): Promise<Sampled> {
+  const { settings } = job;
+  const selectionP = (async () => {
+    const counts: number[] = [];
+    let drawn = 0;
+    while (!selectionDone(counts, drawn, settings.n0)) {
+      const block = nextSelectionBlock(drawn, settings.n0);
+      addCounts(counts, await count(splitSpan(0, drawn, drawn + block, deps.chunkSize)));
+      drawn += block;
+    }
+    return { counts, drawn };
+  })();
+  // the other branch's failure aborts this one through `guard`; keep its own rejection handled
+  selectionP.catch(() => undefined);
+  const bound = await guard(job.bound);
+  const hEff = Math.max(bound.threshold, 0.5);
+  const schedule: Look[] = sequentialSchedule(hEff, settings.alpha, settings.n);
+  const firstLook = count(splitSpan(1, 0, schedule[0]!.n, deps.chunkSize));
+  firstLook.catch(() => undefined);
+  const [{ counts: selection, drawn: n0 }, first] = await Promise.all([selectionP, firstLook]);
+  const estimation = first;
+  const predictedClass = argmaxLowest(selection);
+  const beta = DEFAULT_FUTILITY_BETA;
+  for (let k = 0; ; k++) {
+    const look = schedule[k]!;
+    if (k > 0) addCounts(estimation, await count(splitSpan(1, schedule[k - 1]!.n, look.n, deps.chunkSize)));
+    const na = estimation[predictedClass] ?? 0;
+    const d = decideAtLook(schedule, k, na, hEff, beta);
+    span?.addEvent('glcert.look', { look: k + 1, n: look.n, na, pa_lower: d.paLower });
+    if (!d.stop) continue;
+    checkTotals(selection, n0, estimation, look.n, Math.max(job.meta.classNames.length, estimation.length));
+    return {
+      selection,
+      n0,
+      n: look.n,
+      na,
+      predictedClass,
+      paLower: d.paLower,
+      bound,
+      sequential: {
+        rule: SEQUENTIAL_RULE,
+        look: k + 1,
+        looks: schedule.length,
+        level: look.level,
+        beta,
+        n0Max: BigInt(settings.n0),
+        nMax: BigInt(settings.n),
+        stopReason: d.reason,
+      },
+    };
+  }
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addCounts, argmaxLowest, mergeCounts, splitRange, sum } from './chunks';
+import { addCounts, argmaxLowest, mergeCounts, splitRange, splitSpan, sum } from './chunks';
 
 describe('splitRange', () => {
   it('covers [0, count) with consecutive chunks of at most size', () => {
@@ -21,6 +21,17 @@ describe('splitRange', () => {
     expect(() => splitRange(0, 10, 0)).toThrow(RangeError);
     expect(() => splitRange(0, -1, 5)).toThrow(RangeError);
     expect(() => splitRange(0, 1.5, 5)).toThrow(RangeError);
+  });
+});
+
+describe('splitSpan', () => {
+  it('covers [start, end) with consecutive chunks of at most size', () => {
+    expect(splitSpan(1, 84, 168, 50)).toEqual([
+      { stream: 1, start: 84, end: 134 },
+      { stream: 1, start: 134, end: 168 },
+    ]);
+    expect(splitSpan(0, 32, 32, 50)).toEqual([]);
+    expect(() => splitSpan(0, 40, 32, 50)).toThrow(RangeError);
   });
 });
 

@@ -20,6 +20,15 @@ export function splitRange(stream: number, count: number, size: number): Chunk[]
   return chunks;
 }
 
+/**
+ * Cuts [start, end) of `stream` into consecutive chunks of at most `size` samples: the extra
+ * samples of a sequential look (section 9), after those already counted.
+ */
+export function splitSpan(stream: number, start: number, end: number, size: number): Chunk[] {
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(end) || end < start) throw new RangeError(`bad span [${start}, ${end})`);
+  return splitRange(stream, end - start, size).map((c) => ({ stream, start: c.start + start, end: c.end + start }));
+}
+
 /** Adds `counts` into `into` element-wise (growing it when `counts` is longer). */
 export function addCounts(into: number[], counts: ReadonlyArray<number | bigint>): number[] {
   for (let i = 0; i < counts.length; i++) {

@@ -5,7 +5,7 @@
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
-import { Distribution, encodeFloat32Tensor, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
+import { Distribution, encodeFloat32Tensor, Sampling, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeRpcStatus, decodeStatus } from '@glcert/runtime';
 import type { CertifierConfig } from './config';
@@ -24,7 +24,7 @@ const BRIGHTNESS: ThreatModel = {
 const IMAGE = encodeFloat32Tensor(new Float32Array(28 * 28).fill(0.25), [1, 28, 28]);
 
 function request(over: Partial<certifyV1.CertifyRequest> = {}): certifyV1.CertifyRequest {
-  return { requestId: '', model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 500n, alpha: 0.001, seed: 42n, ...over };
+  return { requestId: '', model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 500n, alpha: 0.001, seed: 42n, sampling: Sampling.SAMPLING_FIXED, ...over };
 }
 
 interface Started {

@@ -8,6 +8,9 @@ import type { ReadableSpan, Telemetry } from '@glcert/telemetry';
 import type { CertifierService } from './server';
 import type { FakeBounds, FakeSampler } from './testing/fakes';
 
+// Sampling.SAMPLING_FIXED (type-only imports here): the chunk counts below are FIXED sampling's
+const FIXED = 2 as certifyV1.Sampling;
+
 type Client = typeof import('./testing/client');
 const FAKE_MODEL = 'fake-mnist';
 
@@ -72,7 +75,7 @@ describe('telemetry', () => {
     expect(telemetry.enabled).toBe(true);
     const client = certifierClient(certifier.address);
     try {
-      await certify(client, { requestId: 'trace-1', model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 300n, alpha: 0.001, seed: 3n });
+      await certify(client, { requestId: 'trace-1', model: FAKE_MODEL, input: { $case: 'tensor', tensor: IMAGE }, threatModel: BRIGHTNESS, n0: 100n, n: 300n, alpha: 0.001, seed: 3n, sampling: FIXED });
     } finally {
       client.close();
     }
@@ -108,7 +111,7 @@ describe('telemetry', () => {
     const item = (id: string): certifyV1.StreamingCertifyRequest => ({ request: { $case: 'item', item: { id, input: { $case: 'tensor', tensor: IMAGE } } } });
     try {
       const { responses } = await streamAll(client, [
-        { request: { $case: 'config', config: { model: FAKE_MODEL, threatModel: BRIGHTNESS, n0: 50n, n: 150n, alpha: 0.001, baseSeed: 5n } } },
+        { request: { $case: 'config', config: { model: FAKE_MODEL, threatModel: BRIGHTNESS, n0: 50n, n: 150n, alpha: 0.001, baseSeed: 5n, sampling: FIXED } } },
         item('s1'),
         item('s2'),
         item('s3'),

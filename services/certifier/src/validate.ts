@@ -1,7 +1,7 @@
 // Request validation. Every problem is a field violation named by its proto path (`n`,
 // `threat_model.box[0]`, `config.alpha`, `item.image`, ...), and all of a message's problems
 // are reported at once as one INVALID_ARGUMENT.
-import { BoundMethod, Distribution, type BoundSettings, type ThreatModel } from '@glcert/contracts';
+import { BoundMethod, Distribution, Sampling, type BoundSettings, type ThreatModel } from '@glcert/contracts';
 import { DEFAULT_ALPHA, DEFAULT_N, DEFAULT_N0, PRESET_NAMES, presetThreatModel } from '@glcert/certificate';
 import { InvalidArgumentError, preview, type FieldViolation } from '@glcert/runtime';
 import { validateThreatModelEntries, type Law, type TransformSpec } from '@glcert/transforms';
@@ -44,6 +44,8 @@ export interface CertifySettings {
   threatModel: CheckedThreatModel;
   /** As requested (zero values: server defaults); the certificate records the ones used. */
   boundSettings: BoundSettings;
+  /** FIXED: exactly n0 and n; SEQUENTIAL (the default): n0 and n are maxima (ALGORITHM.md section 9). */
+  sampling: 'fixed' | 'sequential';
   n0: number;
   n: number;
   alpha: number;
@@ -56,6 +58,8 @@ export interface SettingsInput {
   n0: bigint;
   n: bigint;
   alpha: number;
+  /** UNSPECIFIED (absent, 0): SEQUENTIAL. */
+  sampling?: Sampling;
   /** A named threat model (ListPresets) instead of threat_model; empty: none. */
   preset?: string;
 }
@@ -134,6 +138,10 @@ export function checkSettings(given: SettingsInput, limits: { maxN: number }, v:
   if (!(Number.isFinite(input.alpha) && input.alpha > 0 && input.alpha < 1)) {
     v.add(join(prefix, 'alpha'), `must be in (0, 1), got ${input.alpha}`);
   }
+  const sampling = input.sampling ?? Sampling.SAMPLING_UNSPECIFIED;
+  if (sampling !== Sampling.SAMPLING_UNSPECIFIED && sampling !== Sampling.SAMPLING_SEQUENTIAL && sampling !== Sampling.SAMPLING_FIXED) {
+    v.add(join(prefix, 'sampling'), `must be SAMPLING_FIXED, SAMPLING_SEQUENTIAL or unspecified (sequential), got ${Number(sampling)}`);
+  }
   const bs = input.boundSettings;
   if (bs && (bs.ns < 0n || bs.seed < 0n)) v.add(join(prefix, 'bound_settings'), 'ns and seed must be >= 0 (0: server default)');
   if (v.list.length > before || !threatModel) return undefined;
@@ -146,6 +154,7 @@ export function checkSettings(given: SettingsInput, limits: { maxN: number }, v:
       seed: bs?.seed ?? 0n,
       method: bs?.method || BoundMethod.BOUND_METHOD_AUTO,
     },
+    sampling: sampling === Sampling.SAMPLING_FIXED ? 'fixed' : 'sequential',
     n0,
     n,
     alpha: input.alpha,
