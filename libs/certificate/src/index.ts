@@ -48,3 +48,4 @@ export {
   type SequentialCell,
   type SequentialSoundnessOptions,
 } from './sequential-soundness';
+export { checkSequentialRecord, sequentialReplayPoints, sequentialReplayProblems, type SequentialCheck } from './sequential-check';

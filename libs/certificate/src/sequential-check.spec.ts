@@ -1,6 +1,6 @@
 import { BoundMethod, Certificate, Distribution, Outcome, ThresholdMethod } from '@glcert/contracts';
 import { clopperPearsonLower, normalCdf } from '@glcert/stats';
-import { CERTIFICATE_VERSION, KeyRing, checkCertificate, generateSigningKey, signCertificate } from './index';
+import { CERTIFICATE_VERSION, KeyRing, checkCertificate, generateSigningKey, sequentialReplayPoints, sequentialReplayProblems, signCertificate } from './index';
 
 // b +-0.4 at sigma 0.3: h* = Phi(4/3) = 0.90879, the worked example of ALGORITHM.md section 9:
 // looks 84, 168, 336, 672, 1000 at levels alpha/3, alpha/9, alpha/9, alpha/9, alpha/3 (alpha 0.001)
@@ -125,5 +125,35 @@ describe('checkCertificate on SEQUENTIAL certificates', () => {
     const res = check(sequentialCertificate({ sequential: undefined }));
     expect(res.valid).toBe(false);
     expect(res.reasons.join('\n')).toMatch(/pa_lower: certificate says .* alpha=0\.001/);
+  });
+});
+
+describe('audit replay of a sequential certificate', () => {
+  const seq = sequentialCertificate().sequential!;
+  // look 3 (336) after a selection of 96 (three blocks)
+  const atLook3 = sequentialCertificate({ n0: 96n, selectionClassCounts: [4n, 0n, 0n, 0n, 0n, 0n, 0n, 92n, 0n, 0n], n: 336n, na: 330n, sequential: { ...seq, look: 3, level: ALPHA / 9 } });
+  const cls = (c7: number, other: number): number[] => [other, 0, 0, 0, 0, 0, 0, c7, 0, 0];
+
+  it('replays exactly the samples used, cut at every selection block and every look', () => {
+    expect(sequentialReplayPoints(atLook3)).toEqual({ selectionEnds: [32, 64, 96], estimationEnds: [84, 168, 336] });
+    expect(sequentialReplayPoints(sequentialCertificate())).toEqual({ selectionEnds: [32], estimationEnds: [84] });
+    // the last block is cut at n0_max
+    expect(sequentialReplayPoints(sequentialCertificate({ n0: 200n }))!.selectionEnds).toEqual([32, 64, 96, 128, 160, 192, 200]);
+    expect(sequentialReplayPoints(sequentialCertificate({ sequential: undefined }))).toBeNull();
+  });
+
+  it('a path where the rule went on at every earlier point is consistent', () => {
+    // selection 28/32, 58/64 (< 95 %), then 92/96; looks: 80/84 and 160/168 go on (neither certifies nor is futile)
+    const problems = sequentialReplayProblems(atLook3, [cls(28, 4), cls(58, 6), cls(92, 4)], [cls(80, 4), cls(160, 8), cls(330, 6)], 7);
+    expect(problems).toEqual([]);
+  });
+
+  it('a certificate that should have stopped at an earlier look, or selected earlier, is found', () => {
+    // 84 of 84 at the first look certifies there: the certificate claims look 3
+    const late = sequentialReplayProblems(atLook3, [cls(28, 4), cls(58, 6), cls(92, 4)], [cls(84, 0), cls(164, 4), cls(330, 6)], 7);
+    expect(late).toEqual([expect.stringMatching(/^sequential\.look: replayed, the rule stops at look 1 \(certified, na = 84 of 84\), the certificate says look 3/)]);
+    // 32 of 32 agree in the first block: the selection stops at 32
+    const sel = sequentialReplayProblems(atLook3, [cls(32, 0), cls(60, 4), cls(92, 4)], [cls(80, 4), cls(160, 8), cls(330, 6)], 7);
+    expect(sel).toEqual([expect.stringMatching(/^n0: replayed, the adaptive selection stops after 32 samples, the certificate drew 96/)]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Certificate } from '@glcert/contracts';
-import { decideAtLook, selectionStopValid, SEQUENTIAL_RULE, sequentialSchedule, type Look } from '@glcert/stats';
+import { decideAtLook, nextSelectionBlock, selectionDone, selectionStopValid, SEQUENTIAL_RULE, sequentialSchedule, type Look } from '@glcert/stats';
 
 export interface SequentialCheck {
   /** The level pa_lower must be computed at (alpha_k of the recorded look); null when it cannot be known. */
@@ -52,4 +52,57 @@ export function checkSequentialRecord(cert: Certificate, tol: number): Sequentia
 
 function close(a: number, b: number, tol: number): boolean {
   return Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Where an audit of a sequential certificate cuts its replay: the end of every selection block up
+ * to n0 and every look up to n. The replay covers exactly the samples the certificate used
+ * (stream 0: 0 .. n0 - 1, stream 1: 0 .. n - 1), counted per segment so that the rule's earlier
+ * decisions can be checked too. Null when the record cannot give a schedule (the cheap check
+ * reports why).
+ */
+export function sequentialReplayPoints(cert: Certificate): { selectionEnds: number[]; estimationEnds: number[] } | null {
+  const rec = cert.sequential;
+  if (!rec) return null;
+  const n0 = Number(cert.n0);
+  const n = Number(cert.n);
+  const n0Max = Number(rec.n0Max);
+  try {
+    const schedule = sequentialSchedule(Math.max(cert.threshold, 0.5), cert.alpha, Number(rec.nMax));
+    const estimationEnds = schedule.map((l) => l.n).filter((x) => x <= n);
+    if (estimationEnds[estimationEnds.length - 1] !== n) return null;
+    const selectionEnds: number[] = [];
+    for (let drawn = 0; drawn < n0; ) {
+      drawn += nextSelectionBlock(drawn, n0Max);
+      if (drawn > n0 || drawn === 0) return null;
+      selectionEnds.push(drawn);
+    }
+    return { selectionEnds, estimationEnds };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The audit's check of the path: with the replayed counts at every point of
+ * `sequentialReplayPoints` (cumulative, per class), the selection must not have stopped before n0
+ * and no look before the recorded one may have stopped (certified or futile).
+ */
+export function sequentialReplayProblems(cert: Certificate, selectionAt: readonly (readonly number[])[], estimationAt: readonly (readonly number[])[], predictedClass: number): string[] {
+  const rec = cert.sequential;
+  const points = sequentialReplayPoints(cert);
+  if (!rec || !points) return [];
+  const problems: string[] = [];
+  const n0Max = Number(rec.n0Max);
+  points.selectionEnds.slice(0, -1).forEach((end, i) => {
+    if (selectionDone(selectionAt[i] ?? [], end, n0Max)) problems.push(`n0: replayed, the adaptive selection stops after ${end} samples, the certificate drew ${cert.n0}`);
+  });
+  const hEff = Math.max(cert.threshold, 0.5);
+  const schedule = sequentialSchedule(hEff, cert.alpha, Number(rec.nMax));
+  points.estimationEnds.slice(0, -1).forEach((_, j) => {
+    const na = estimationAt[j]?.[predictedClass] ?? 0;
+    const d = decideAtLook(schedule, j, na, hEff, rec.beta);
+    if (d.stop) problems.push(`sequential.look: replayed, the rule stops at look ${j + 1} (${d.reason}, na = ${na} of ${schedule[j]!.n}), the certificate says look ${rec.look}`);
+  });
+  return problems;
 }
