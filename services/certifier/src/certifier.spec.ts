@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Distribution, Outcome, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
+import { Distribution, Outcome, Sampling, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { checkCertificate, generateSigningKey } from '@glcert/certificate';
 import { decodeRpcStatus, decodeStatus } from '@glcert/runtime';
 import { minSamplesToCertify } from '@glcert/stats';
@@ -89,7 +89,7 @@ describe('certifier with mnist-cnn', () => {
   });
 
   it('CERTIFIED for a clean digit under a small brightness box, and the certificate checks', async () => {
-    const res = await certify(client, request(png(seven.file), { requestId: 'digit-7' }));
+    const res = await certify(client, request(png(seven.file), { requestId: 'digit-7', sampling: Sampling.SAMPLING_FIXED }));
     const cert = res.certificate!;
     expect(cert.predictedClass).toBe(seven.label);
     expect(cert.threshold).toBeCloseTo(THRESHOLD, 12);
@@ -116,6 +116,18 @@ describe('certifier with mnist-cnn', () => {
     expect(check.valid).toBe(true);
     // every sampler did part of the work
     for (const s of certifier.samplerStats()) expect(s.calls).toBeGreaterThan(0);
+  });
+
+  it('SEQUENTIAL (the default) certifies the same digit at the first look: 32 selection and 15 estimation samples', async () => {
+    const res = await certify(client, request(png(seven.file), { requestId: 'digit-7-seq' }));
+    const cert = res.certificate!;
+    // h_eff = 0.566: the first look is the smallest n with (alpha/3)^(1/n) > 0.566, ln(3.33e-4) / ln(0.566) = 14.07 -> 15
+    expect(cert).toMatchObject({ predictedClass: seven.label, n0: 32n, n: 15n, na: 15n, outcome: Outcome.OUTCOME_CERTIFIED });
+    expect(cert.sequential).toMatchObject({ rule: 'glcert-sequential/1', look: 1, n0Max: 100n, nMax: 400n, stopReason: 'certified' });
+    expect(cert.paLower).toBeCloseTo(Math.pow(0.001 / 3, 1 / 15), 12);
+    expect(cert.selectionClassCounts.reduce((a, b) => a + b, 0n)).toBe(32n);
+    const check = checkCertificate(cert, { keys: certifier.publicKeys, threshold: { value: THRESHOLD } });
+    expect(check.reasons).toEqual([]);
   });
 
   it('the same request_id returns the identical certificate', async () => {
