@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { getTelemetry, instrumentGrpc } from '@glcert/telemetry';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './config';
+import { sleep, unaryCall, type UnaryMethod } from './call';
 import { cancellationInterceptor, deadlineIn } from './deadline';
 import { grpcExports } from './grpc-module';
 import { channelCredentials, tlsChannelOptions, tlsFromEnv } from './tls';
@@ -189,9 +190,8 @@ export function createHealthClient(addrs: string | readonly string[], options: C
 
 /** One Health/Check; rejects with the ServiceError (NOT_FOUND for an unknown key). */
 export function checkHealth(client: HealthClient, service = '', timeoutMs = 5_000): Promise<HealthStatus> {
-  return new Promise((resolve, reject) => {
-    client.check({ service }, { deadline: deadlineIn(timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res!.status)));
-  });
+  const check: UnaryMethod<{ service: string }, { status: HealthStatus }> = (req, _metadata, options, cb) => client.check(req, options as grpc.CallOptions, cb);
+  return unaryCall(check, { service }, { deadline: deadlineIn(timeoutMs) }).then((res) => res.status);
 }
 
 /** Polls Health/Check until `service` is SERVING; rejects after `timeoutMs`. */
@@ -205,7 +205,7 @@ export async function waitForServing(client: HealthClient, service = '', timeout
     } catch (err) {
       last = err;
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
   throw new Error(`${service || 'server'} not SERVING after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : String(last)})`);
 }

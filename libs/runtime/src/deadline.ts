@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { downstreamDeadline } from './call';
 
 /**
  * Deadlines. Every client call has one (createClient adds a default), and a call made while
@@ -31,11 +32,7 @@ export function deadlineIn(ms: number): Date {
 export interface PropagateOptions {
   /** Cap for this downstream call, from now; the inherited deadline wins when earlier. */
   timeoutMs?: number;
-  /**
-   * Kept back from the caller's deadline so this server has time to answer after the
-   * downstream call returns (and so a deadline never grows hop by hop: grpc-timeout is sent
-   * rounded up to the millisecond, and each hop re-anchors it on receipt). Default 20 ms.
-   */
+  /** Kept back from the caller's deadline; default DEADLINE_MARGIN_MS (call.ts), the one margin of every hop. */
   marginMs?: number;
 }
 
@@ -57,9 +54,7 @@ export type PropagatedCallOptions = grpc.CallOptions & { [PARENT_CALL]?: ServerC
  * when its last child call ends.
  */
 export function propagate(call: ServerCall, options: PropagateOptions = {}): PropagatedCallOptions {
-  const inherited = callDeadline(call) - (options.marginMs ?? 20);
-  const own = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-  const deadline = Math.min(inherited, own);
+  const deadline = downstreamDeadline(callDeadline(call), options.timeoutMs, options.marginMs);
   return {
     [PARENT_CALL]: call,
     ...(Number.isFinite(deadline) ? { deadline: new Date(deadline) } : {}),

@@ -62,6 +62,9 @@ export type { IdentifierKind, IdentifierOptions } from './limits';
 export { unaryHandler, clientStreamHandler, serverStreamHandler, bidiHandler, send } from './handlers';
 export type { CallContext, HandlerOptions } from './handlers';
 
+export { DEADLINE_MARGIN_MS, downstreamDeadline, unaryCall, sleep } from './call';
+export type { UnaryMethod, UnaryCallOptions } from './call';
+
 export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate, cancellationInterceptor, PARENT_CALL } from './deadline';
 export type { PropagateOptions, PropagatedCallOptions, ServerCall } from './deadline';
 

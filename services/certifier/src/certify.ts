@@ -17,7 +17,7 @@ import {
   type SequentialRecord,
 } from '@glcert/contracts';
 import { CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
-import { fromServiceError } from '@glcert/runtime';
+import { fromServiceError, unaryCall } from '@glcert/runtime';
 import {
   clopperPearsonLower,
   decideAtLook,
@@ -82,19 +82,21 @@ export function fetchBound(client: BoundServiceClient, settings: CertifySettings
     boundSettings: settings.boundSettings,
     onlyCached: false,
   };
-  return new Promise<Bound>((resolve, reject) => {
-    if (scope.signal.aborted) return reject(scope.signal.reason);
-    const call = client.getThreshold(request, new grpc.Metadata(), scope.callOptions(), (err, res) => {
-      scope.signal.removeEventListener('abort', onAbort);
-      if (err) return reject(fromServiceError(err, 'bound service', BOUND_PASS_THROUGH));
-      if (!res.bound) return reject(new Error('bound service answered without a bound'));
-      const t = res.bound.threshold;
-      if (!(t >= 0 && t <= 1)) return reject(new Error(`bound service returned threshold ${t}, outside [0, 1]`));
-      resolve(res.bound);
-    });
-    const onAbort = (): void => call.cancel();
-    scope.signal.addEventListener('abort', onAbort, { once: true });
+  const call = unaryCall<boundsV1.GetThresholdRequest, boundsV1.GetThresholdResponse>(client.getThreshold.bind(client), request, {
+    ...scope.callOptions(),
+    signal: scope.signal,
   });
+  return call.then(
+    (res) => {
+      if (!res.bound) throw new Error('bound service answered without a bound');
+      const t = res.bound.threshold;
+      if (!(t >= 0 && t <= 1)) throw new Error(`bound service returned threshold ${t}, outside [0, 1]`);
+      return res.bound;
+    },
+    (err: unknown) => {
+      throw fromServiceError(err, 'bound service', BOUND_PASS_THROUGH);
+    },
+  );
 }
 
 /** Runs one certification; `span` gets the glcert.* attributes. */

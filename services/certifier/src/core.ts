@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from '@glcert/contracts';
 import type { SigningKey } from '@glcert/certificate';
-import type { Logger } from '@glcert/runtime';
+import { downstreamDeadline, type Logger } from '@glcert/runtime';
 import type { Admission } from './admission';
 import { fetchBound, runCertification, type CertifyResult } from './certify';
 import type { CertifierConfig } from './config';
@@ -34,9 +34,6 @@ export interface CertifierCore {
   readonly streams: Set<{ drain(): void }>;
 }
 
-/** Kept back from the caller's deadline so our answer still reaches it. */
-const DEADLINE_MARGIN_MS = 5;
-
 /**
  * Epoch ms by which the work's downstream calls must end, read at each call: the caller's
  * deadline (`() => callDeadline(call)`), or `() => Infinity` for work that belongs to no one
@@ -54,7 +51,7 @@ export type DeadlineSource = () => number;
  */
 export function scopeOf(deadline: DeadlineSource, signal: AbortSignal, timeoutMs: number): CallScope {
   return {
-    callOptions: () => ({ deadline: new Date(Math.min(deadline() - DEADLINE_MARGIN_MS, Date.now() + timeoutMs)) }),
+    callOptions: () => ({ deadline: new Date(downstreamDeadline(deadline(), timeoutMs)) }),
     signal,
   };
 }

@@ -22,8 +22,11 @@ import {
   modelMismatchError,
   modelMismatchOf,
   modelNotFoundError,
+  sleep,
+  unaryCall,
   UnavailableError,
   type Logger,
+  type UnaryCallOptions,
 } from '@glcert/runtime';
 import { addCounts, type Chunk } from './chunks';
 import { shared } from './signals';
@@ -75,11 +78,6 @@ interface Endpoint {
   coolUntil: number;
 }
 
-interface StartedCall<T> {
-  call: { cancel(): void };
-  result: Promise<T>;
-}
-
 interface Waiter {
   exclude: ReadonlySet<Endpoint>;
   resolve(ep: Endpoint): void;
@@ -103,21 +101,6 @@ function retryableFailure(err: unknown): 'unavailable' | 'model' | undefined {
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new UnavailableError('certification aborted');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class SamplerPool {
@@ -161,13 +144,7 @@ export class SamplerPool {
       `GetModel(${model})`,
       false,
       scope,
-      (ep, options) => {
-        let call!: grpc.ClientUnaryCall;
-        const result = new Promise<samplingV1.GetModelResponse>((resolve, reject) => {
-          call = ep.client.getModel({ model }, new grpc.Metadata(), options, (err, r) => (err ? reject(err) : resolve(r)));
-        });
-        return { call, result };
-      },
+      (ep, options) => unaryCall<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(ep.client.getModel.bind(ep.client), { model }, options),
     ).catch((err: unknown) => {
       if (isModelNotFound(err)) throw modelNotFoundError(`model '${model}' is not served by the samplers`, model);
       throw err;
@@ -230,27 +207,19 @@ export class SamplerPool {
       { attributes: { 'glcert.stream': chunk.stream, 'glcert.start_index': chunk.start, 'glcert.count': chunk.end - chunk.start } },
       async (span) => {
         try {
-          const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, (ep, options) => {
+          const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, async (ep, options) => {
             span.setAttribute('glcert.sampler', ep.address);
-            let call!: grpc.ClientUnaryCall;
-            const result = new Promise<samplingV1.CountSamplesResponse>((resolve, reject) => {
-              call = ep.client.countSamples(request, new grpc.Metadata(), options, (err, r) => {
-                if (err) return reject(err);
-                // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
-                // version) must not add counts of another model; retried elsewhere like a refusal
-                const want = request.expectedModelSha256;
-                if (want !== '' && r.modelSha256 !== want) {
-                  return reject(
-                    modelMismatchError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
-                      expected: want,
-                      served: r.modelSha256,
-                    }),
-                  );
-                }
-                resolve(r);
+            const r = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(ep.client.countSamples.bind(ep.client), request, options);
+            // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
+            // version) must not add counts of another model; retried elsewhere like a refusal
+            const want = request.expectedModelSha256;
+            if (want !== '' && r.modelSha256 !== want) {
+              throw modelMismatchError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
+                expected: want,
+                served: r.modelSha256,
               });
-            });
-            return { call, result };
+            }
+            return r;
           }, (attempt) => span.setAttribute('glcert.attempts', attempt));
           const expected = BigInt(chunk.end - chunk.start);
           const counted = res.classCounts.reduce((a, b) => a + b, 0n);
@@ -278,7 +247,7 @@ export class SamplerPool {
     what: string,
     slotted: boolean,
     scope: CallScope,
-    fn: (ep: Endpoint, options: grpc.CallOptions) => StartedCall<T>,
+    fn: (ep: Endpoint, options: UnaryCallOptions) => Promise<T>,
     onAttempt?: (attempt: number) => void,
   ): Promise<T> {
     const tried = new Set<Endpoint>();
@@ -289,7 +258,8 @@ export class SamplerPool {
       ep.calls++;
       onAttempt?.(attempt + 1);
       try {
-        const result = await this.#call(ep, scope, fn);
+        // cancelled when the scope aborts
+        const result = await fn(ep, { ...scope.callOptions(), signal: scope.signal });
         ep.strikes = 0;
         ep.coolUntil = 0;
         return result;
@@ -324,18 +294,6 @@ export class SamplerPool {
       } finally {
         this.#release(ep);
       }
-    }
-  }
-
-  /** One call, cancelled when the scope aborts. */
-  async #call<T>(ep: Endpoint, scope: CallScope, fn: (ep: Endpoint, options: grpc.CallOptions) => StartedCall<T>): Promise<T> {
-    const { call, result } = fn(ep, scope.callOptions());
-    const onAbort = (): void => call.cancel();
-    scope.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await result;
-    } finally {
-      scope.signal.removeEventListener('abort', onAbort);
     }
   }
 

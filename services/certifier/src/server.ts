@@ -10,6 +10,7 @@ import {
   createClient,
   createHealthClient,
   createLogger,
+  sleep,
   startService,
   unaryHandler,
   UnavailableError,
@@ -54,18 +55,6 @@ export interface CertifierService {
   samplerStats(): EndpointStats[];
   /** Graceful shutdown (streams drain, then the server stops); idempotent. */
   close(): Promise<void>;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function startCertifierService(config: Partial<CertifierConfig> = {}, options: StartCertifierOptions = {}): Promise<CertifierService> {

@@ -7,6 +7,8 @@ import { encodeFloat32Tensor, SamplingServiceService, type inferenceV1, type sam
 import {
   CancelledError,
   createLogger,
+  DEADLINE_MARGIN_MS,
+  downstreamDeadline,
   FailedPreconditionError,
   identifierViolation,
   InvalidArgumentError,
@@ -14,6 +16,7 @@ import {
   modelMismatchError,
   rejectViolations,
   ResourceExhaustedError,
+  sleep,
   startService,
   threatModelIdentifierViolations,
   unaryHandler,
@@ -30,8 +33,6 @@ import { Sidecar } from './sidecar';
 import { validateCountRequest, validateSampleTransformsRequest, type CountInput } from './validate';
 
 const TRACER = '@glcert/sampler';
-/** Kept back from the caller's deadline so the answer still reaches it. */
-const DEADLINE_MARGIN_MS = 5;
 /** Room for the protobuf framing of one message besides the tensor bytes. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
 /** Longest stretch a batch's transforms hold the event loop before yielding (ms). */
@@ -74,18 +75,6 @@ export interface SamplerService {
 
 const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Model input [C, H, W] from metadata `input_shape` [N, C, H, W]. */
 function modelChw(meta: inferenceV1.ModelMetadata): [number, number, number] {
   const shape = meta.inputShape.map(Number);
@@ -123,12 +112,11 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
   // request buffers of finished CountSamples calls, reused by the next (classify-request.ts)
   const requestBuffers = new ClassifyRequestPool();
 
-  /** Deadline of a downstream call: the caller's (less a margin), capped at `capMs` from now. */
-  const downstreamDeadline = (ctx: CallContext, capMs: number): Date =>
-    new Date(Math.min(ctx.deadline - DEADLINE_MARGIN_MS, Date.now() + capMs));
+  /** Deadline of a downstream call: the caller's (less the margin), capped at `capMs` from now. */
+  const deadlineFor = (ctx: CallContext, capMs: number): Date => new Date(downstreamDeadline(ctx.deadline, capMs));
 
   async function modelFor(name: string, ctx: CallContext): Promise<inferenceV1.ModelMetadata> {
-    return sidecar.getModelMetadata(name, downstreamDeadline(ctx, cfg.classifyTimeoutMs));
+    return sidecar.getModelMetadata(name, deadlineFor(ctx, cfg.classifyTimeoutMs));
   }
 
   /**
@@ -141,7 +129,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     const abort = new AbortController();
     const attempt = async (n: number): Promise<number[]> => {
       stats.classifyCalls++;
-      const call = sidecar.classify(message, downstreamDeadline(ctx, cfg.classifyTimeoutMs));
+      const call = sidecar.classify(message, deadlineFor(ctx, cfg.classifyTimeoutMs));
       current = call;
       let result;
       try {

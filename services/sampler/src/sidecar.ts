@@ -9,8 +9,10 @@ import {
   isGrpcError,
   isModelNotFound,
   modelNotFoundError,
+  unaryCall,
   type HealthClient,
   type HealthStatus,
+  type UnaryMethod,
 } from '@glcert/runtime';
 
 export const CLASSIFY_PATH = '/glcert.inference.v1.InferenceService/Classify';
@@ -63,19 +65,19 @@ export class Sidecar {
     const now = Date.now();
     const hit = this.cache.get(model);
     if (hit && now - hit.at <= this.options.modelCacheMs) return hit.metadata;
-    const metadata = new Promise<inferenceV1.ModelMetadata>((resolve, reject) => {
-      this.client.getModelMetadata({ name: model }, new grpc.Metadata(), { deadline }, (err, res) => {
-        if (err) {
-          reject(
-            isModelNotFound(err) ? modelNotFoundError(`model '${model}' is not served by the inference sidecar`, model) : err,
-          );
-        } else if (!res?.metadata) {
-          reject(new Error(`inference sidecar returned no metadata for model '${model}'`));
-        } else {
-          resolve(res.metadata);
-        }
-      });
-    });
+    const metadata = unaryCall<inferenceV1.GetModelMetadataRequest, inferenceV1.GetModelMetadataResponse>(
+      this.client.getModelMetadata.bind(this.client),
+      { name: model },
+      { deadline },
+    ).then(
+      (res) => {
+        if (!res.metadata) throw new Error(`inference sidecar returned no metadata for model '${model}'`);
+        return res.metadata;
+      },
+      (err: unknown) => {
+        throw isModelNotFound(err) ? modelNotFoundError(`model '${model}' is not served by the inference sidecar`, model) : err;
+      },
+    );
     const entry = { at: now, metadata };
     this.cache.set(model, entry);
     metadata.catch(() => {
@@ -86,20 +88,17 @@ export class Sidecar {
 
   /** Classify with an already serialized ClassifyRequest (see ClassifyRequestBuffer). */
   classify(message: Buffer, deadline: Date): ClassifyCall {
-    let call: grpc.ClientUnaryCall | undefined;
-    const result = new Promise<ClassifyResult>((resolve, reject) => {
-      call = this.client.makeUnaryRequest<Buffer, inferenceV1.ClassifyResponse>(
-        CLASSIFY_PATH,
-        identity,
-        decodeClassify,
-        message,
-        new grpc.Metadata(),
-        { deadline },
-        (err, res) => (err ? reject(err) : resolve({ labels: res!.labels, modelSha256: res!.modelSha256 })),
-      );
-    });
-    return { result, cancel: () => call?.cancel() };
+    const abort = new AbortController();
+    const result = unaryCall(this.classifyRaw, message, { deadline, signal: abort.signal }).then((res) => ({
+      labels: res.labels,
+      modelSha256: res.modelSha256,
+    }));
+    return { result, cancel: () => abort.abort() };
   }
+
+  /** Classify of a pre-serialized request (no encoding on our side). */
+  private readonly classifyRaw: UnaryMethod<Buffer, inferenceV1.ClassifyResponse> = (message, metadata, options, cb) =>
+    this.client.makeUnaryRequest(CLASSIFY_PATH, identity, decodeClassify, message, metadata, options, cb);
 
   /** The sidecar's readiness (`''` key); 'UNREACHABLE' when the check itself fails. */
   async status(timeoutMs = 1_000): Promise<HealthStatus | 'UNREACHABLE'> {

@@ -27,6 +27,7 @@ import {
   propagate,
   rejectViolations,
   startService,
+  unaryCall,
   unaryHandler,
   type CallContext,
   type Logger,
@@ -35,17 +36,6 @@ import {
 } from '@glcert/runtime';
 import { SERVICE_NAME, type VerifierConfig } from './config';
 import { certificateViolations, publicKeysViolations } from './limits';
-
-type UnaryMethod<Req, Res> = (
-  req: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  cb: (err: grpc.ServiceError | null, res: Res) => void,
-) => grpc.ClientUnaryCall;
-
-function unary<Req, Res>(fn: UnaryMethod<Req, Res>, req: Req, options: grpc.CallOptions): Promise<Res> {
-  return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))));
-}
 
 export interface VerifierServiceOptions {
   logger?: Logger;
@@ -87,7 +77,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
   };
 
   const fetchBound = async (cert: Certificate, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<Bound> => {
-    const res = await unary<boundsV1.GetThresholdRequest, boundsV1.GetThresholdResponse>(
+    const res = await unaryCall<boundsV1.GetThresholdRequest, boundsV1.GetThresholdResponse>(
       bounds.getThreshold.bind(bounds),
       { threatModel: cert.threatModel, boundSettings: cert.boundSettings, onlyCached: false },
       propagate(call),
@@ -167,7 +157,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
         // the replay must use the model the certificate names, on every chunk
         expectedModelSha256: cert.modelSha256,
       };
-      const res = await unary<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(samplers.countSamples.bind(samplers), req, propagate(call));
+      const res = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(samplers.countSamples.bind(samplers), req, propagate(call));
       res.classCounts.forEach((c, i) => (counts[i] = (counts[i] ?? 0n) + c));
     }
     return counts;
@@ -214,7 +204,7 @@ export async function startVerifierService(config: VerifierConfig, options: Veri
     let meta: inferenceV1.ModelMetadata;
     try {
       meta = (
-        await unary<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
+        await unaryCall<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
       ).metadata as inferenceV1.ModelMetadata;
     } catch (err) {
       // the sampler's refusal is about the certificate's model_name: say so (it would be INTERNAL here)

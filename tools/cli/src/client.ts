@@ -6,6 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import { CertificationServiceClient, VerificationServiceClient } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, decodeStatus, grpcCode } from '@glcert/runtime';
 
+/** A unary call as a promise: the runtime's one call helper. */
+export { unaryCall as unary } from '@glcert/runtime';
+
 import { DEFAULT_BASE_PORT, DEFAULT_HOST } from './stack';
 
 export const DEFAULT_CERTIFIER_ADDR = `${DEFAULT_HOST}:${DEFAULT_BASE_PORT}`;
@@ -64,15 +67,4 @@ export function describeCallError(err: unknown): string {
   const fields = rich?.badRequest?.fieldViolations.map((v) => `${v.field}: ${v.description}`) ?? [];
   const name = grpc.status[e.code] ?? String(e.code);
   return `${name}: ${e.details || e.message}${fields.length > 0 && !fields.every((f) => (e.details ?? '').includes(f)) ? ` (${fields.join('; ')})` : ''}`;
-}
-
-/** A unary call as a promise. */
-export function unary<Req, Res>(
-  method: (req: Req, meta: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall,
-  req: Req,
-  options: Partial<grpc.CallOptions> = {},
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res)));
-  });
 }

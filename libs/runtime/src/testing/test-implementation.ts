@@ -74,7 +74,7 @@ export function testImplementation(options: { downstream?: TestClient; log?: Log
       async (req, serverCall, ctx) => {
         if (!options.downstream) throw new Error('no downstream');
         probe.deadlines.push(ctx.deadline);
-        // a margin wider than the default 20 ms: on this shared 2-core box one loopback hop in the
+        // a margin wider than the default 5 ms: on this shared 2-core box one loopback hop in the
         // same event loop takes up to ~20 ms, and each hop re-anchors the relative grpc-timeout
         const res = await call(options.downstream, 'echo', req, propagate(serverCall, { marginMs: RELAY_MARGIN_MS }));
         return { text: res.text, deadline: finite(ctx.deadline), downstreamDeadline: res.deadline };
