@@ -3,7 +3,7 @@
 // deadlines, admission control, memory across bursts, and SIGTERM of the certifier during a
 // stream. One stack (inference, 3 samplers, bounds, certifier) serves the whole file.
 import * as grpc from '@grpc/grpc-js';
-import { BoundMethod, BoundServiceClient, CertificationServiceClient, Outcome, type boundsV1, type Certificate, type certifyV1 } from '@glcert/contracts';
+import { BoundMethod, BoundServiceClient, CertificationServiceClient, Outcome, Sampling, type boundsV1, type Certificate, type certifyV1 } from '@glcert/contracts';
 import { createClient, deadlineIn } from '@glcert/runtime';
 import { goodCertify, goodConfig, item } from './bad-input-cases';
 import { answerOfError, answerOfRpcStatus, answerOfStatus, streamAll, unary } from './calls';
@@ -56,6 +56,10 @@ describe('faults, with every service a separate process', () => {
   const f = { png: digit };
   const MAX_INFLIGHT = 3;
   const WINDOW = 2;
+  // FIXED sampling: these runs must draw all n samples (long enough to kill, cancel or fill slots
+  // mid-call; counts comparable chunk by chunk), where SEQUENTIAL would stop at the first look
+  const fixedCertify = (over: Partial<certifyV1.CertifyRequest>): certifyV1.CertifyRequest => goodCertify(f, { sampling: Sampling.SAMPLING_FIXED, ...over });
+  const fixedConfig = (over: Partial<certifyV1.StreamingCertifyConfig> = {}): certifyV1.StreamingCertifyRequest => goodConfig({ sampling: Sampling.SAMPLING_FIXED, ...over });
 
   const connect = (): void => {
     client?.close();
@@ -97,7 +101,7 @@ describe('faults, with every service a separate process', () => {
   });
 
   it('a sampler killed in the middle of a Certify: the chunk is retried elsewhere, counts equal the fault-free run', async () => {
-    const req = goodCertify(f, { n0: 200n, n: 6_000n, seed: 4242n });
+    const req = fixedCertify({ n0: 200n, n: 6_000n, seed: 4242n });
     const t0 = Date.now();
     const clean = await unary<certifyV1.CertifyResponse>(client, 'certify', req, { deadline: deadlineIn(170_000) });
     const cleanMs = Date.now() - t0;
@@ -127,7 +131,7 @@ describe('faults, with every service a separate process', () => {
   it('a sampler killed in the middle of a StreamingCertify: every item answered exactly once, counts equal the fault-free run', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `digit-${i}`);
     const files = digits().slice(0, 8);
-    const messages = [goodConfig({ n0: 100n, n: 1_500n, baseSeed: 99n }), ...ids.map((id, i) => item(id, { $case: 'image', image: png(files[i]!.file) }))];
+    const messages = [fixedConfig({ n0: 100n, n: 1_500n, baseSeed: 99n }), ...ids.map((id, i) => item(id, { $case: 'image', image: png(files[i]!.file) }))];
     const t0 = Date.now();
     const clean = await streamAll(client, messages);
     const cleanMs = Date.now() - t0;
@@ -183,7 +187,7 @@ describe('faults, with every service a separate process', () => {
     let res: certifyV1.CertifyResponse | undefined;
     while (!res) {
       try {
-        res = await unary<certifyV1.CertifyResponse>(client, 'certify', goodCertify(f, { threatModel: req.threatModel, boundSettings: req.boundSettings, n: 500n }));
+        res = await unary<certifyV1.CertifyResponse>(client, 'certify', fixedCertify({ threatModel: req.threatModel, boundSettings: req.boundSettings, n: 500n }));
       } catch (err) {
         if (answerOfError(err).code !== 'UNAVAILABLE' || Date.now() - t0 > 30_000) throw err;
         await sleep(200);
@@ -200,7 +204,7 @@ describe('faults, with every service a separate process', () => {
   ] as const)('a Certify %s stops the work within one batch', async (_name, how) => {
     await quiesce(stack.inference);
     const before = batches(stack.inference).length;
-    const req = goodCertify(f, { n0: 200n, n: 100_000n, seed: 7n });
+    const req = fixedCertify({ n0: 200n, n: 100_000n, seed: 7n });
     const running = startCertify(req, 'deadlineMs' in how ? { deadline: deadlineIn(how.deadlineMs) } : {});
     let stoppedAt: number;
     if ('cancelAfterMs' in how) {
@@ -228,10 +232,10 @@ describe('faults, with every service a separate process', () => {
   });
 
   it(`admission control: past CERTIFIER_MAX_INFLIGHT (${MAX_INFLIGHT}) Certify is RESOURCE_EXHAUSTED at once; slots come back`, async () => {
-    const long = Array.from({ length: MAX_INFLIGHT }, (_, i) => startCertify(goodCertify(f, { n: 100_000n, seed: BigInt(100 + i) })));
+    const long = Array.from({ length: MAX_INFLIGHT }, (_, i) => startCertify(fixedCertify({ n: 100_000n, seed: BigInt(100 + i) })));
     await sleep(1_000);
     const t0 = Date.now();
-    const err = await unary(client, 'certify', goodCertify(f, { n: 100n })).then(
+    const err = await unary(client, 'certify', fixedCertify({ n: 100n })).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -240,13 +244,13 @@ describe('faults, with every service a separate process', () => {
     expect(a).toMatchObject({ code: 'RESOURCE_EXHAUSTED', reason: 'CERTIFIER_OVERLOADED' });
     expect(refusedMs).toBeLessThan(1_000);
     // a stream item is refused in-band the same way when the stream holds no slot
-    const s = await streamAll(client, [goodConfig(), item('x', { $case: 'image', image: digit })]);
+    const s = await streamAll(client, [fixedConfig(), item('x', { $case: 'image', image: digit })]);
     expect(s.responses.map((r) => [r.id, answerOfRpcStatus(r.status).code])).toEqual([['x', 'RESOURCE_EXHAUSTED']]);
 
     for (const l of long) l.call.cancel();
     await Promise.all(long.map((l) => l.result.catch(() => undefined)));
     await sleep(300);
-    const ok = await unary<certifyV1.CertifyResponse>(client, 'certify', goodCertify(f, { n: 100n }));
+    const ok = await unary<certifyV1.CertifyResponse>(client, 'certify', fixedCertify({ n: 100n }));
     expect(ok.certificate).toBeDefined();
   });
 
@@ -263,7 +267,7 @@ describe('faults, with every service a separate process', () => {
         await Promise.all(
           Array.from({ length: MAX_INFLIGHT }, (_, s) =>
             streamAll(client, [
-              goodConfig({ n0: 50n, n: 300n, baseSeed: BigInt(burst * 10 + s) }),
+              fixedConfig({ n0: 50n, n: 300n, baseSeed: BigInt(burst * 10 + s) }),
               ...Array.from({ length: 4 }, (_, i) => item(`b${burst}-s${s}-${i}`, { $case: 'image', image: digit })),
             ]),
           ),
@@ -293,7 +297,7 @@ describe('faults, with every service a separate process', () => {
     const certifier = await stack.restart('certifier', { CERTIFIER_SHUTDOWN_GRACE_MS: c.graceMs }, 'SIGTERM');
     connect();
     const ids = Array.from({ length: 30 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
-    const messages = [goodConfig({ n0: 50n, n: c.n, baseSeed: 5n }), ...ids.map((id) => item(id, { $case: 'image', image: digit }))];
+    const messages = [fixedConfig({ n0: 50n, n: c.n, baseSeed: 5n }), ...ids.map((id) => item(id, { $case: 'image', image: digit }))];
     const received: certifyV1.StreamingCertifyResponse[] = [];
     const done = new Promise<grpc.StatusObject>((resolve) => {
       const call = client.streamingCertify({ deadline: deadlineIn(170_000) });

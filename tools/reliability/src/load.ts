@@ -9,7 +9,7 @@
 // a process's memory kept growing. Bounded: --seconds of sending, at most --max-items items,
 // then each stream half-closes and its in-flight items are awaited (at most --drain-seconds).
 import * as grpc from '@grpc/grpc-js';
-import { CertificationServiceClient, type certifyV1 } from '@glcert/contracts';
+import { CertificationServiceClient, Sampling, type certifyV1 } from '@glcert/contracts';
 import { createClient, deadlineIn } from '@glcert/runtime';
 import { goodConfig, item } from './bad-input-cases';
 import { answerOfRpcStatus, codeName } from './calls';
@@ -159,7 +159,8 @@ function runClient(
       result.unanswered = sentAt.size;
       resolve(result);
     });
-    call.write(goodConfig({ n0: BigInt(options.n0), n: BigInt(options.n), baseSeed: BigInt(1000 + index) }));
+    // FIXED sampling: every image costs n0 + n samples, the load the figures are measured at
+    call.write(goodConfig({ n0: BigInt(options.n0), n: BigInt(options.n), baseSeed: BigInt(1000 + index), sampling: Sampling.SAMPLING_FIXED }));
     pump();
   });
 }
