@@ -8,7 +8,7 @@ import { encodePng, tileImages } from '@glcert/imaging';
 import { sampleNormals } from '@glcert/stats';
 import { TRANSFORMS, applyTransform, type ThreatModelSpec } from '@glcert/transforms';
 
-import type { ResultRecord, Summary } from './results';
+import { formatSamplesPerImage, type ResultRecord, type SamplesPerImage, type Summary } from './results';
 
 export interface ReportStrip {
   /** CHW float32 in [0, 1]. */
@@ -96,6 +96,35 @@ export function craPlot(records: readonly ResultRecord[], threshold?: number): s
   return svg(body, 'certified robust accuracy against the pA threshold');
 }
 
+/**
+ * Histogram of the forward passes per image (n0 + n drawn), in the power-of-two bins of
+ * `samplesPerImage` (sequential looks double), the mean marked.
+ */
+export function samplesHistogram(p: SamplesPerImage): string {
+  const bins = p.histogram;
+  const maxCount = Math.max(1, ...bins.map((b) => b.count));
+  const step = Math.max(1, Math.ceil(maxCount / 4));
+  const top = step * Math.ceil(maxCount / step);
+  // log2 axis over the occupied bins
+  const lo = Math.log2(Math.max(1, bins[0]!.lo));
+  const hi = Math.log2(Math.max(2, bins[bins.length - 1]!.hi));
+  const x = (v: number): number => M.l + ((Math.log2(Math.max(1, v)) - lo) / Math.max(1, hi - lo)) * (W - M.l - M.r);
+  const y = (c: number): number => H - M.b - (c / top) * (H - M.t - M.b);
+  const yTicks = [];
+  for (let c = 0; c <= top; c += step) yTicks.push(c);
+  const xTicks = [];
+  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) xTicks.push(2 ** e);
+  let body = axes(xTicks, yTicks, x, y, 'forward passes per image (n0 + n, log scale)', 'images', (v) => String(v), (v) => String(v));
+  for (const b of bins) {
+    const x0 = x(Math.max(1, b.lo));
+    const x1 = x(b.hi);
+    body += `<rect x="${f(x0 + 0.5)}" y="${f(y(b.count))}" width="${f(Math.max(0.5, x1 - x0 - 1))}" height="${f(H - M.b - y(b.count))}" fill="#9467bd"><title>${b.lo}-${b.hi - 1}: ${b.count}</title></rect>`;
+  }
+  body += `<line x1="${f(x(p.mean))}" y1="${M.t}" x2="${f(x(p.mean))}" y2="${H - M.b}" stroke="#d62728" stroke-dasharray="4 3"/>`;
+  body += `<text x="${f(Math.min(x(p.mean) + 4, W - M.r - 4))}" y="${M.t + 12}" fill="#d62728">mean ${p.mean.toFixed(0)}</text>`;
+  return svg(body, 'histogram of forward passes per image');
+}
+
 /** Histogram of the pA lower bounds (items with a certificate), threshold marked. */
 export function paHistogram(records: readonly ResultRecord[], threshold?: number, bins = 40): string {
   const pas = records.filter((r) => r.paLower !== null && r.status.code === 'OK').map((r) => r.paLower as number);
@@ -168,7 +197,8 @@ function summaryRows(s: Summary): Array<[string, string]> {
     ['errors', s.errors === 0 ? '0' : `${s.errors} (${Object.entries(s.errorsByCode).map(([c, k]) => `${k} ${c}`).join(', ')})`],
   ];
   if (s.model) rows.unshift(['model', s.model]);
-  if (s.n !== undefined) rows.push(['samples', `n0 = ${s.n0}, n = ${s.n}`]);
+  if (s.n !== undefined) rows.push(['samples', s.sampling === 'sequential' ? `sequential: at most n0 = ${s.n0}, n = ${s.n}` : `n0 = ${s.n0}, n = ${s.n}`]);
+  if (s.samplesPerImage) rows.push(['forward passes per image', formatSamplesPerImage(s.samplesPerImage)]);
   if (s.alpha !== undefined) {
     rows.push(['alpha per image', String(s.alpha)]);
     rows.push(['family-wise alpha (Bonferroni)', `${s.familyWiseAlpha} = alpha x ${s.images}`]);
@@ -191,11 +221,11 @@ export async function renderReport(title: string, sections: readonly ReportSecti
   );
   parts.push(`</head><body><h1>${esc(title)}</h1><p class="small">generated ${esc(generatedAt.toISOString())}</p>`);
   if (sections.length > 1) {
-    parts.push('<table><tr><th>threat model</th><th>images</th><th>CRA</th><th>accuracy</th><th>abstained</th><th>errors</th><th>h*</th><th>s/image</th></tr>');
+    parts.push('<table><tr><th>threat model</th><th>images</th><th>CRA</th><th>passes/image</th><th>accuracy</th><th>abstained</th><th>errors</th><th>h*</th><th>s/image</th></tr>');
     for (const s of sections) {
       const m = s.summary;
       parts.push(
-        `<tr><td>${esc(s.title)}</td><td class="num">${m.images}</td><td class="num">${pct(m.certifiedRobustAccuracy)}</td><td class="num">${pct(m.accuracy)}</td>` +
+        `<tr><td>${esc(s.title)}</td><td class="num">${m.images}</td><td class="num">${pct(m.certifiedRobustAccuracy)}</td><td class="num">${m.samplesPerImage ? m.samplesPerImage.mean.toFixed(0) : '-'}</td><td class="num">${pct(m.accuracy)}</td>` +
           `<td class="num">${m.abstained}</td><td class="num">${m.errors}</td><td class="num">${m.threshold?.toFixed(4) ?? '-'}</td><td class="num">${(m.secondsPerImage ?? m.meanItemSeconds).toFixed(3)}</td></tr>`,
       );
     }
@@ -209,6 +239,11 @@ export async function renderReport(title: string, sections: readonly ReportSecti
     parts.push('<div class="plots">');
     parts.push(`<figure>${craPlot(s.records, s.summary.threshold)}<figcaption class="small">Certified robust accuracy if the pA threshold were t: the share of all images predicted correctly with pA lower bound &gt; t. The dashed line is the sound threshold h*.</figcaption></figure>`);
     parts.push(`<figure>${paHistogram(s.records, s.summary.threshold)}<figcaption class="small">Clopper-Pearson lower bounds of pA (one-sided, level alpha) of every certified or abstained image.</figcaption></figure>`);
+    if (s.summary.samplesPerImage) {
+      parts.push(
+        `<figure>${samplesHistogram(s.summary.samplesPerImage)}<figcaption class="small">Forward passes per image (selection + estimation samples drawn; sequential sampling stops each image at the first look that decides it), next to CRA ${pct(s.summary.certifiedRobustAccuracy)}.</figcaption></figure>`,
+      );
+    }
     parts.push('</div>');
     if (s.threatModel && s.strip) parts.push(await stripHtml(s.threatModel, s.strip));
     else if (s.threatModel) parts.push('<p class="small">(no image available for the strip of transformed samples)</p>');

@@ -12,7 +12,7 @@ import { inShard, parseShard } from './dataset';
 import { formatLogLine } from './log-format';
 import { formatDuration } from './progress';
 import { craCurve, craCurveAt, paHistogram, renderReport, stripParameters } from './report';
-import { type ResultRecord, formatSummary, isFinal, readResults, summarize } from './results';
+import { type ResultRecord, formatSummary, isFinal, readResults, samplesPerImage, sameSettings, settingsOf, summarize } from './results';
 
 function rec(id: string, over: Partial<ResultRecord> = {}): ResultRecord {
   return {
@@ -33,6 +33,54 @@ function rec(id: string, over: Partial<ResultRecord> = {}): ResultRecord {
 }
 const err = (id: string, code: string): ResultRecord =>
   rec(id, { outcome: null, predictedClass: null, paLower: null, threshold: null, n: null, na: null, certificate: null, status: { code, message: 'x' } });
+
+describe('samples per image (sequential sampling)', () => {
+  const seq = (id: string, n0: number, n: number, over: Partial<ResultRecord> = {}): ResultRecord =>
+    rec(id, {
+      n,
+      certificate: {
+        ...(rec(id).certificate as object),
+        n0: String(n0),
+        n: String(n),
+        sequential: { rule: 'glcert-sequential/1', look: 1, looks: 5, level: 0.001 / 3, beta: 0.001, n0Max: '200', nMax: '2000', stopReason: 'certified' },
+      },
+      ...over,
+    });
+  // 32 + 84 three times, 64 + 168, 200 + 2000; one error (not counted)
+  const records = [seq('s1', 32, 84), seq('s2', 32, 84), seq('s3', 32, 84), seq('s4', 64, 168), seq('s5', 200, 2000, { outcome: 'ABSTAINED' }), err('s6', 'INVALID_ARGUMENT')];
+
+  it('mean, median, range and power-of-two bins of n0 + n', () => {
+    const p = samplesPerImage(records)!;
+    expect(p.mean).toBeCloseTo((3 * 116 + 232 + 2200) / 5, 12);
+    expect(p).toMatchObject({ min: 116, median: 116, max: 2200 });
+    expect(p.histogram).toEqual([
+      { lo: 64, hi: 128, count: 3 },
+      { lo: 128, hi: 256, count: 1 },
+      { lo: 2048, hi: 4096, count: 1 },
+    ]);
+    expect(samplesPerImage([err('x', 'UNAVAILABLE')])).toBeUndefined();
+  });
+
+  it('the summary gives the maxima as n0 and n, and the table shows samples per image next to CRA', () => {
+    const s = summarize(records);
+    expect(s).toMatchObject({ sampling: 'sequential', n: 2000, n0: 200 });
+    const table = formatSummary(s);
+    expect(table).toMatch(/samples\s+sequential, at most n0 200, n 2000/);
+    expect(table).toMatch(/samples per image\s+mean 556\.0, median 116, min 116, max 2200 {2}\[64-127: 3, 128-255: 1, 2048-4095: 1\]/);
+  });
+
+  it('a results file of sequential runs compares by the maxima and the sampling, not the drawn counts', () => {
+    const a = settingsOf(records[0]!)!;
+    const b = settingsOf(records[4]!)!;
+    expect(a).toMatchObject({ n0: '200', n: '2000', sampling: 'sequential' });
+    expect(sameSettings(a, b)).toBe(true);
+    const fixed = settingsOf(rec('f1'))!;
+    expect(fixed.sampling).toBe('fixed');
+    expect(sameSettings(fixed, { ...fixed, sampling: 'sequential' })).toBe(false);
+    // records written before sequential sampling existed read as fixed
+    expect(sameSettings(fixed, { ...fixed, sampling: undefined })).toBe(true);
+  });
+});
 
 describe('summary', () => {
   const records = [
@@ -167,7 +215,9 @@ describe('report', () => {
     ]);
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('t &lt;&amp;&gt;');
-    expect(html.match(/<svg /g)).toHaveLength(4);
+    // CRA, pA histogram, forward passes histogram for the section with records; CRA and pA for the empty one
+    expect(html.match(/<svg /g)).toHaveLength(5);
+    expect(html).toContain('histogram of forward passes per image');
     expect(html.match(/data:image\/png;base64,/g)).toHaveLength(2);
     expect(html).not.toMatch(/<script|(src|href)="(https?:)?\/\//);
   });

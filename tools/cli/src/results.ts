@@ -132,32 +132,78 @@ export function readResults(file: string): ReadResults {
 export interface RunSettings {
   model: string;
   threatModel: string;
+  /** The requested n0 and n: the maxima under sequential sampling (the drawn counts vary per image). */
   n0: string;
   n: string;
   alpha: number;
+  /** 'fixed' or 'sequential' (records from before sequential sampling: 'fixed'). */
+  sampling?: string;
 }
 
 export function settingsOf(r: ResultRecord): RunSettings | undefined {
   const c = r.certificate as Record<string, unknown> | null;
   if (!c) return undefined;
   const tm = c['threatModel'] as { transform?: string; box?: unknown; smoothing?: unknown } | undefined;
+  const seq = c['sequential'] as Record<string, unknown> | undefined;
   return {
     model: String(c['modelName'] ?? ''),
     threatModel: JSON.stringify({ transform: tm?.transform, box: tm?.box, smoothing: tm?.smoothing }),
-    n0: String(c['n0'] ?? ''),
-    n: String(c['n'] ?? ''),
+    n0: String((seq ? seq['n0Max'] : c['n0']) ?? ''),
+    n: String((seq ? seq['nMax'] : c['n']) ?? ''),
     alpha: Number(c['alpha']),
+    sampling: seq ? 'sequential' : 'fixed',
   };
 }
 
 export function describeSettings(s: RunSettings): string {
   const tm = JSON.parse(s.threatModel) as { transform?: string; box?: Array<{ name: string; min?: number; max?: number }> };
   const box = (tm.box ?? []).map((b) => `${b.name}=${b.min ?? 0}:${b.max ?? 0}`).join(',');
-  return `model ${s.model}, transform ${tm.transform} box ${box}, n0 ${s.n0}, n ${s.n}, alpha ${s.alpha}`;
+  return `model ${s.model}, transform ${tm.transform} box ${box}, ${s.sampling ?? 'fixed'} sampling, n0 ${s.n0}, n ${s.n}, alpha ${s.alpha}`;
 }
 
 export function sameSettings(a: RunSettings, b: RunSettings): boolean {
-  return a.model === b.model && a.threatModel === b.threatModel && a.n0 === b.n0 && a.n === b.n && a.alpha === b.alpha;
+  return a.model === b.model && a.threatModel === b.threatModel && a.n0 === b.n0 && a.n === b.n && a.alpha === b.alpha && (a.sampling ?? 'fixed') === (b.sampling ?? 'fixed');
+}
+
+/** Forward passes per image (selection + estimation samples drawn): mean, spread and a histogram. */
+export interface SamplesPerImage {
+  mean: number;
+  min: number;
+  median: number;
+  max: number;
+  /** Power-of-two bins [lo, hi) (sequential looks double, so each look falls in one or two bins); empty bins left out. */
+  histogram: Array<{ lo: number; hi: number; count: number }>;
+}
+
+/** Samples drawn (n0 + n) of every answered image; undefined when there is none. */
+export function samplesPerImage(records: readonly ResultRecord[]): SamplesPerImage | undefined {
+  const xs: number[] = [];
+  for (const r of records) {
+    const c = r.certificate as Record<string, unknown> | null;
+    if (r.status.code !== 'OK' || !c) continue;
+    xs.push(Number(c['n0'] ?? 0) + Number(c['n'] ?? 0));
+  }
+  if (xs.length === 0) return undefined;
+  xs.sort((a, b) => a - b);
+  const bins = new Map<number, number>();
+  for (const x of xs) {
+    const lo = x < 1 ? 0 : 2 ** Math.floor(Math.log2(x));
+    bins.set(lo, (bins.get(lo) ?? 0) + 1);
+  }
+  const mid = xs.length >> 1;
+  return {
+    mean: xs.reduce((a, b) => a + b, 0) / xs.length,
+    min: xs[0]!,
+    median: xs.length % 2 === 1 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2,
+    max: xs[xs.length - 1]!,
+    histogram: [...bins.entries()].sort((a, b) => a[0] - b[0]).map(([lo, count]) => ({ lo, hi: lo === 0 ? 1 : 2 * lo, count })),
+  };
+}
+
+/** One line: mean, median, range and the histogram bins. */
+export function formatSamplesPerImage(p: SamplesPerImage): string {
+  const bins = p.histogram.map((b) => `${b.lo}-${b.hi - 1}: ${b.count}`).join(', ');
+  return `mean ${p.mean.toFixed(1)}, median ${p.median}, min ${p.min}, max ${p.max}  [${bins}]`;
 }
 
 export interface Summary {
@@ -180,8 +226,13 @@ export interface Summary {
   familyWiseAlpha?: number;
   threshold?: number;
   thresholdMethod?: string;
+  /** The requested n and n0 (the maxima under sequential sampling). */
   n?: number;
   n0?: number;
+  /** 'sequential' when the certificates carry a sequential record, else 'fixed'. */
+  sampling?: 'fixed' | 'sequential';
+  /** Forward passes per image (n0 + n drawn). */
+  samplesPerImage?: SamplesPerImage;
   /** When max(threshold, 1/2) >= alpha^(1/n): the smallest n that could certify. */
   minSamplesToCertify?: number;
   model?: string;
@@ -231,13 +282,17 @@ export function summarize(records: readonly ResultRecord[], wallSeconds?: number
       if (s.threshold === undefined) {
         s.threshold = r.threshold ?? undefined;
         s.thresholdMethod = String(c['thresholdMethod'] ?? ThresholdMethod[ThresholdMethod.THRESHOLD_METHOD_UNSPECIFIED]).replace(/^THRESHOLD_METHOD_/, '').toLowerCase().replace('_', '-');
-        s.n = r.n ?? undefined;
-        s.n0 = c['n0'] !== undefined ? Number(c['n0']) : undefined;
+        const seq = c['sequential'] as Record<string, unknown> | undefined;
+        s.sampling = seq ? 'sequential' : 'fixed';
+        s.n = seq ? Number(seq['nMax']) : (r.n ?? undefined);
+        const n0 = seq ? seq['n0Max'] : c['n0'];
+        s.n0 = n0 !== undefined ? Number(n0) : undefined;
         s.model = c['modelName'] !== undefined ? String(c['modelName']) : undefined;
         s.transform = (c['threatModel'] as { transform?: string } | undefined)?.transform;
       }
     }
   }
+  s.samplesPerImage = samplesPerImage(records);
   if (s.images > 0) {
     s.accuracy = s.correct / s.images;
     s.certifiedRobustAccuracy = s.certifiedCorrect / s.images;
@@ -277,7 +332,8 @@ export function formatSummary(s: Summary): string {
   rows.push(['abstained', String(s.abstained)]);
   const codes = Object.entries(s.errorsByCode).map(([c, k]) => `${k} ${c}`);
   rows.push(['errors', codes.length > 0 ? `${s.errors} (${codes.join(', ')})` : '0']);
-  if (s.n !== undefined) rows.push(['samples', `n0 ${s.n0 ?? '-'}, n ${s.n}`]);
+  if (s.n !== undefined) rows.push(['samples', s.sampling === 'sequential' ? `sequential, at most n0 ${s.n0 ?? '-'}, n ${s.n}` : `n0 ${s.n0 ?? '-'}, n ${s.n}`]);
+  if (s.samplesPerImage) rows.push(['samples per image', formatSamplesPerImage(s.samplesPerImage)]);
   if (s.alpha !== undefined) {
     rows.push(['alpha per image', s.alphaMax !== undefined ? `${num(s.alpha)} .. ${num(s.alphaMax)}` : num(s.alpha)]);
     rows.push(['family-wise alpha', `${num(s.familyWiseAlpha)}  (Bonferroni: alpha x ${s.images} images)`]);

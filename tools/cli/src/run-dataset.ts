@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type * as grpc from '@grpc/grpc-js';
-import { ThreatModel, type CertificationServiceClient, type certifyV1 } from '@glcert/contracts';
+import { Sampling, ThreatModel, type CertificationServiceClient, type certifyV1 } from '@glcert/contracts';
 import type { ThreatModelSpec } from '@glcert/transforms';
 
 import { threatModelMessage } from './client';
@@ -32,6 +32,8 @@ export interface DatasetRunOptions {
   dataset: Dataset;
   model: string;
   threatModel: ThreatModelSpec;
+  /** Sampling of every item (n0 and n are maxima under 'sequential'); absent: 'sequential'. */
+  sampling?: 'fixed' | 'sequential';
   n0: number;
   n: number;
   alpha: number;
@@ -84,6 +86,7 @@ export async function runDataset(o: DatasetRunOptions): Promise<DatasetRunResult
       n0: String(o.n0),
       n: String(o.n),
       alpha: o.alpha,
+      sampling: o.sampling ?? 'sequential',
     };
     if (!sameSettings(now, prevSettings)) {
       throw new ResultsMismatchError(
@@ -169,7 +172,15 @@ export async function runDataset(o: DatasetRunOptions): Promise<DatasetRunResult
     await write({
       request: {
         $case: 'config',
-        config: { model: o.model, threatModel: tm, n0: BigInt(o.n0), n: BigInt(o.n), alpha: o.alpha, baseSeed: o.seed },
+        config: {
+          model: o.model,
+          threatModel: tm,
+          n0: BigInt(o.n0),
+          n: BigInt(o.n),
+          alpha: o.alpha,
+          baseSeed: o.seed,
+          sampling: o.sampling === 'fixed' ? Sampling.SAMPLING_FIXED : Sampling.SAMPLING_SEQUENTIAL,
+        },
       },
     });
     try {

@@ -5,6 +5,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+import { Sampling } from '@glcert/contracts';
+
 import { UsageError, formatFlags, parseArgs } from '../args';
 import type { FlagSpecs } from '../args';
 import { ConnectError, DEFAULT_CERTIFIER_ADDR, certifierClient, ensureServing } from '../client';
@@ -16,8 +18,9 @@ import { ResultsMismatchError, runDataset, type DatasetRunResult } from '../run-
 import { THREAT_FLAGS, threatModelFromFlags } from '../threat-args';
 
 export const SAMPLING_FLAGS = {
-  n0: { type: 'integer', value: 'N0', description: 'selection samples per image (default 200)' },
-  n: { type: 'integer', value: 'N', description: 'estimation samples per image (default 1000)' },
+  sampling: { type: 'string', value: 'fixed|sequential', description: 'sequential (default): stop as soon as the answer is known, n0 and n are maxima; fixed: exactly n0 and n' },
+  n0: { type: 'integer', value: 'N0', description: 'selection samples per image (default 200; the maximum under sequential)' },
+  n: { type: 'integer', value: 'N', description: 'estimation samples per image (default 2000 sequential, the maximum; 1000 fixed)' },
   alpha: { type: 'number', value: 'A', description: 'per-image error probability (default 0.001)' },
   seed: { type: 'string', value: 'S', description: 'base seed, 0 <= S < 2^63 (default: drawn by the certifier)' },
 } as const satisfies FlagSpecs;
@@ -37,16 +40,32 @@ const FLAGS = {
 } as const satisfies FlagSpecs;
 
 export interface SamplingSettings {
+  sampling: 'fixed' | 'sequential';
   n0: number;
   n: number;
   alpha: number;
   seed?: bigint;
 }
 
-/** --n0/--n/--alpha/--seed with defaults, checked. */
-export function samplingFromFlags(flags: { n0?: number; n?: number; alpha?: number; seed?: string }, defaults = { n0: 200, n: 1000, alpha: 0.001 }): SamplingSettings {
+/** The wire value of --sampling. */
+export function samplingMessage(s: SamplingSettings['sampling']): Sampling {
+  return s === 'fixed' ? Sampling.SAMPLING_FIXED : Sampling.SAMPLING_SEQUENTIAL;
+}
+
+/**
+ * --sampling/--n0/--n/--alpha/--seed with defaults, checked. Sequential sampling (the default)
+ * doubles the default n (`defaults.n`, the fixed default): n is then a maximum most images never
+ * reach, and the doubled maximum buys certified accuracy for the borderline ones (ALGORITHM.md
+ * section 9).
+ */
+export function samplingFromFlags(
+  flags: { sampling?: string; n0?: number; n?: number; alpha?: number; seed?: string },
+  defaults = { n0: 200, n: 1000, alpha: 0.001 },
+): SamplingSettings {
+  const mode = (flags.sampling ?? 'sequential').trim().toLowerCase();
+  if (mode !== 'fixed' && mode !== 'sequential') throw new UsageError(`--sampling: expected fixed or sequential, got '${flags.sampling!.slice(0, 40)}'`);
   const n0 = flags.n0 ?? defaults.n0;
-  const n = flags.n ?? defaults.n;
+  const n = flags.n ?? (mode === 'sequential' ? 2 * defaults.n : defaults.n);
   const alpha = flags.alpha ?? defaults.alpha;
   if (n0 < 1) throw new UsageError(`--n0: must be >= 1, got ${n0}`);
   if (n < 1) throw new UsageError(`--n: must be >= 1, got ${n}`);
@@ -57,7 +76,7 @@ export function samplingFromFlags(flags: { n0?: number; n?: number; alpha?: numb
     seed = BigInt(flags.seed.trim());
     if (seed >= 2n ** 63n) throw new UsageError(`--seed: must be < 2^63, got '${flags.seed}'`);
   }
-  return { n0, n, alpha, seed };
+  return { sampling: mode, n0, n, alpha, seed };
 }
 
 /** Prints how a run ended (not the table). Returns the exit status. */

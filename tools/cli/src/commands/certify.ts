@@ -13,7 +13,7 @@ import { ConnectError, DEFAULT_CERTIFIER_ADDR, certifierClient, describeCallErro
 import type { Command } from '../command';
 import { exampleDigit } from '../dataset';
 import { THREAT_FLAGS, threatModelFromFlags } from '../threat-args';
-import { SAMPLING_FLAGS, samplingFromFlags } from './certify-dataset';
+import { SAMPLING_FLAGS, samplingFromFlags, samplingMessage } from './certify-dataset';
 
 const FLAGS = {
   model: { type: 'string', value: 'M', description: 'model name (e.g. mnist-cnn)' },
@@ -50,7 +50,10 @@ export function formatCertificate(c: Certificate, extra: { notes?: readonly stri
   const lines = [
     `${outcome}: class ${c.predictedClass}` +
       (c.outcome === Outcome.OUTCOME_CERTIFIED ? ` is kept for every ${tm?.transform} transformation with ${box}` : ` (not certified for ${box})`),
-    `  pA lower bound  ${c.paLower.toFixed(6)}  (Clopper-Pearson, alpha ${c.alpha}, na ${c.na} of n ${c.n}; n0 ${c.n0})`,
+    c.sequential
+      ? `  pA lower bound  ${c.paLower.toFixed(6)}  (Clopper-Pearson at look ${c.sequential.look} of ${c.sequential.looks}, level ${Number(c.sequential.level.toPrecision(4))} of alpha ${c.alpha}, na ${c.na} of n ${c.n}; n0 ${c.n0})`
+      : `  pA lower bound  ${c.paLower.toFixed(6)}  (Clopper-Pearson, alpha ${c.alpha}, na ${c.na} of n ${c.n}; n0 ${c.n0})`,
+    ...(c.sequential ? [`  samples         ${Number(c.n0) + Number(c.n)} forward passes (sequential, at most n0 ${c.sequential.n0Max} + n ${c.sequential.nMax}; stopped: ${c.sequential.stopReason})`] : []),
     `  threshold h*    ${c.threshold.toFixed(6)}  (${method}; certified iff pA > ${Math.max(c.threshold, 0.5).toFixed(6)})`,
     `  smoothing       ${sigma}`,
     `  model           ${c.modelName} ${c.modelVersion} (sha256 ${c.modelSha256.slice(0, 16)}...)`,
@@ -108,6 +111,7 @@ export const certifyCommand: Command = {
         n: BigInt(sampling.n),
         alpha: sampling.alpha,
         seed: sampling.seed,
+        sampling: samplingMessage(sampling.sampling),
       });
     } catch (e) {
       io.err(`glcert certify: ${describeCallError(e)}\n`);

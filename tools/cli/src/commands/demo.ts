@@ -37,8 +37,9 @@ const FLAGS = {
   limit: { type: 'integer', value: 'N', description: 'first N images of data/mnist-test (default 100)' },
   presets: { type: 'string', value: 'A,B', description: `threat models (default ${DEMO_PRESETS.join(',')})` },
   model: { type: 'string', value: 'M', description: 'model (default mnist-cnn)' },
-  n0: { type: 'integer', value: 'N0', description: 'selection samples (default 100)' },
-  n: { type: 'integer', value: 'N', description: 'estimation samples (default 1000; raised where the threshold is out of its reach, see --fixed-n)' },
+  sampling: { type: 'string', value: 'fixed|sequential', description: 'sequential (default): each image pays only the samples its answer needs, n0 and n are maxima; fixed: exactly n0 and n' },
+  n0: { type: 'integer', value: 'N0', description: 'selection samples (default 100; the maximum under sequential)' },
+  n: { type: 'integer', value: 'N', description: 'estimation samples (default 2000 sequential, the maximum; 1000 fixed; raised where the threshold is out of its reach, see --fixed-n)' },
   alpha: { type: 'number', value: 'A', description: 'per-image alpha (default 0.001)' },
   seed: { type: 'string', value: 'S', description: 'base seed (default 2024: reruns give the same certificates)' },
   'fixed-n': { type: 'boolean', description: 'keep n for every threat model, even where no image can be certified at it' },
@@ -111,6 +112,7 @@ function row(plan: Plan, s: Summary): string[] {
     String(plan.n),
     (s.threshold ?? plan.threshold).toFixed(4),
     pct(s.certifiedRobustAccuracy),
+    s.samplesPerImage ? s.samplesPerImage.mean.toFixed(0) : '-',
     pct(s.accuracy),
     String(s.abstained),
     String(s.errors),
@@ -137,7 +139,7 @@ async function runDemo(io: Io, flags: ReturnType<typeof parseArgs<typeof FLAGS>>
   const plans = presets.map((p) => planThreatModel(p, sampling.n, sampling.alpha, dataset.entries.length, raisedLimit, flags['fixed-n'] === true));
   const prefixer = new Prefixer(['glcert', 'certifier', 'verifier', 'bounds', 'sampler', 'inference'], io.errIsTTY === true);
   const say = (text: string): void => io.err(prefixer.line('glcert', text));
-  say(`demo: ${model} on the first ${dataset.entries.length} images of data/mnist-test; ${presets.join(', ')}; n0 ${sampling.n0}, n ${sampling.n}, alpha ${sampling.alpha}`);
+  say(`demo: ${model} on the first ${dataset.entries.length} images of data/mnist-test; ${presets.join(', ')}; ${sampling.sampling} sampling, n0 ${sampling.n0}, n ${sampling.n}${sampling.sampling === 'sequential' ? ' (maxima)' : ''}, alpha ${sampling.alpha}`);
   for (const p of plans) if (p.note) say(p.note);
 
   const interrupt = interruptSignal();
@@ -175,6 +177,7 @@ async function runDemo(io: Io, flags: ReturnType<typeof parseArgs<typeof FLAGS>>
           dataset: plan.limit < dataset.entries.length ? await openDataset('mnist-test', plan.limit) : dataset,
           model,
           threatModel: PRESETS[plan.preset],
+          sampling: sampling.sampling,
           n0: sampling.n0,
           n: plan.n,
           alpha: sampling.alpha,
@@ -202,7 +205,7 @@ async function runDemo(io: Io, flags: ReturnType<typeof parseArgs<typeof FLAGS>>
         `\n${model} on data/mnist-test (n0 ${sampling.n0}, alpha ${sampling.alpha} per image; family-wise alpha = alpha x images, ` +
           `${family.toPrecision(3)} for ${dataset.entries.length} images, Bonferroni)\n`,
       );
-      io.out(formatTable(['threat model', 'images', 'n', 'h*', 'CRA', 'accuracy', 'abstain', 'errors', 's/image'], rows));
+      io.out(formatTable(['threat model', 'images', 'n', 'h*', 'CRA', 'passes/image', 'accuracy', 'abstain', 'errors', 's/image'], rows));
       for (const p of plans) if (p.note) io.out(`note: ${p.note}\n`);
       const report = join(outDir, 'report.html');
       writeFileSync(report, await renderReport(`glcert demo: ${model} on data/mnist-test`, sections));
