@@ -198,7 +198,10 @@ describe('glcert against a running stack', () => {
     expect(invalid.map((x) => x.id).sort()).toEqual(['garbage.png', 'truncated.png']);
     expect(records.filter((x) => x.status.code === 'OK')).toHaveLength(10);
     for (const x of records.filter((y) => y.status.code === 'OK')) {
-      expect(x).toMatchObject({ outcome: expect.stringMatching(/^(CERTIFIED|ABSTAINED)$/), n: 500, label: expect.any(Number), predictedClass: expect.any(Number) });
+      // sequential sampling (the default): n is at most the requested 500, and the record says where it stopped
+      expect(x).toMatchObject({ outcome: expect.stringMatching(/^(CERTIFIED|ABSTAINED)$/), n: expect.any(Number), label: expect.any(Number), predictedClass: expect.any(Number) });
+      expect(x.n!).toBeLessThanOrEqual(500);
+      expect(x.certificate).toEqual(expect.objectContaining({ sequential: expect.objectContaining({ rule: 'glcert-sequential/1', nMax: '500', n0Max: '100' }) }));
       expect(x.certificate).toEqual(expect.objectContaining({ certificateVersion: 2, dsseEnvelope: expect.objectContaining({ payload: expect.any(String) }) }));
     }
     expect(r.out).toMatch(/images\s+12\n/);
@@ -206,12 +209,14 @@ describe('glcert against a running stack', () => {
     expect(r.out).toMatch(/certified robust acc\.\s+\d+\.\d %/);
     expect(r.out).toMatch(/errors\s+2 \(2 INVALID_ARGUMENT\)/);
     expect(r.out).toMatch(/family-wise alpha\s+0\.012 /);
+    expect(r.out).toMatch(/samples\s+sequential, at most n0 100, n 500/);
+    expect(r.out).toMatch(/samples per image\s+mean [\d.]+, median/);
     expect(r.out).toMatch(/threshold h\*\s+0\.6305\d* \(closed-form\)/);
     expect(r.out).toMatch(/throughput\s+[\d.]+ images\/s, [\d.]+ s\/image/);
     expect(r.err).toMatch(/12\/12 100%/); // plain progress lines (not a terminal)
     const html = readFileSync(report, 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html.match(/<svg /g)).toHaveLength(3); // CRA, pA and forward passes per image
     expect(html).toContain('data:image/png;base64,');
     expect(html).not.toMatch(/(src|href)="https?:/);
   });
