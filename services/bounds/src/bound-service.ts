@@ -35,7 +35,7 @@ import {
 } from '@glcert/runtime';
 import { validateThreatModelEntries, type Law } from '@glcert/transforms';
 import { BoundCache } from './cache';
-import { SERVICE_NAME, type BoundsConfig } from './config';
+import { defaultBoundsConfig, SERVICE_NAME, type BoundsConfig } from './config';
 import { SolverPool } from './solver-pool';
 
 const LAW_OF: Record<number, Law | undefined> = {
@@ -208,7 +208,8 @@ interface Flight {
  * (cancellation or deadline); a solve over BOUNDS_MAX_SOLVE_COST, or one that cannot finish in
  * its caller's time, is refused before it starts. A restart serves from the disk cache.
  */
-export async function startBoundsService(config: BoundsConfig, options: BoundsServiceOptions = {}): Promise<BoundsServiceHandle> {
+export async function startBoundsService(partial: Partial<BoundsConfig> = {}, options: BoundsServiceOptions = {}): Promise<BoundsServiceHandle> {
+  const config: BoundsConfig = { ...defaultBoundsConfig(), ...partial };
   const log = options.logger ?? createLogger(SERVICE_NAME);
   const cache = new BoundCache(config.cacheDir);
   const pool = new SolverPool(config.maxConcurrentSolves, config.maxQueuedSolves);

@@ -1,6 +1,6 @@
 // Configuration of the bounds service, from the environment (validated, fail fast).
 import * as path from 'node:path';
-import { type ConfigOf, env, serverConfigSchema } from '@glcert/runtime';
+import { type ConfigOf, env, readConfig, serverConfigSchema } from '@glcert/runtime';
 
 export const SERVICE_NAME = 'bounds';
 export const DEFAULT_CACHE_DIR = path.resolve(__dirname, '..', '..', '..', '.glcert', 'bounds-cache');
@@ -30,3 +30,8 @@ export function boundsConfigSchema() {
 }
 
 export type BoundsConfig = ConfigOf<ReturnType<typeof boundsConfigSchema>>;
+
+/** Defaults of every field (what an empty environment gives). */
+export function defaultBoundsConfig(): BoundsConfig {
+  return readConfig(boundsConfigSchema(), {});
+}

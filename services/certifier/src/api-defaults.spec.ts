@@ -7,7 +7,7 @@ import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeStatus } from '@glcert/runtime';
 import { clopperPearsonLower } from '@glcert/stats';
 import { PRESETS } from '@glcert/transforms';
-import { startCertifierService, type CertifierService } from './server';
+import { startCertifierService, type CertifierService } from './certifier-service';
 import { certifierClient, certify, streamAll } from './testing/client';
 import { FAKE_MODEL, fakeCounts, startFakeBounds, startFakeSampler, type FakeBounds, type FakeSampler } from './testing/fakes';
 
@@ -26,7 +26,7 @@ describe('API defaults and presets', () => {
     bounds = await startFakeBounds({ threshold: 0.6 });
     certifier = await startCertifierService(
       { port: 0, samplerAddrs: [sampler.address], boundsAddr: bounds.address, chunkSize: 500, shutdownGraceMs: 1_000 },
-      { log: createLogger('certifier', { level: 'silent' }), signingKey: generateSigningKey() },
+      { logger: createLogger('certifier', { level: 'silent' }), signingKey: generateSigningKey() },
     );
     await certifier.ready;
     client = certifierClient(certifier.address);

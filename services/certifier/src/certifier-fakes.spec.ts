@@ -21,7 +21,7 @@ import { createLogger, decodeStatus, decodeRpcStatus } from '@glcert/runtime';
 import { clopperPearsonLower, minSamplesToCertify } from '@glcert/stats';
 import type { CertifierConfig } from './config';
 import { deriveItemSeed } from './seeds';
-import { startCertifierService, type CertifierService } from './server';
+import { startCertifierService, type CertifierService } from './certifier-service';
 import { certifierClient, certify, getPublicKeys, streamAll } from './testing/client';
 import {
   brightnessThreshold,
@@ -35,7 +35,7 @@ import {
   type FakeSamplerOptions,
 } from './testing/fakes';
 
-const quiet = { log: createLogger('certifier', { level: 'silent' }) };
+const quiet = { logger: createLogger('certifier', { level: 'silent' }) };
 
 const BRIGHTNESS: ThreatModel = {
   transform: 'b',

@@ -9,7 +9,7 @@ import { checkCertificate, generateSigningKey } from '@glcert/certificate';
 import { decodeRpcStatus, decodeStatus } from '@glcert/runtime';
 import { minSamplesToCertify } from '@glcert/stats';
 import type { CertifierConfig } from './config';
-import { startCertifierService, type CertifierService } from './server';
+import { startCertifierService, type CertifierService } from './certifier-service';
 import { certifierClient, certify, streamAll } from './testing/client';
 import { brightnessThreshold, startProxy } from './testing/fakes';
 import { MNIST_DIR, MNIST_MODEL, quietLogger, startCluster, startImpostor, type Cluster } from './testing/cluster';
@@ -54,7 +54,7 @@ async function startCertifier(cluster: Cluster, samplers: string[], config: Part
       shutdownGraceMs: 2_000,
       ...config,
     },
-    { log: quietLogger('certifier'), signingKey: generateSigningKey() },
+    { logger: quietLogger('certifier'), signingKey: generateSigningKey() },
   );
 }
 

@@ -9,11 +9,11 @@ import { Distribution, encodeFloat32Tensor, Sampling, type CertificationServiceC
 import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeRpcStatus, decodeStatus } from '@glcert/runtime';
 import type { CertifierConfig } from './config';
-import { startCertifierService, type CertifierService } from './server';
+import { startCertifierService, type CertifierService } from './certifier-service';
 import { certifierClient, streamAll } from './testing/client';
 import { FAKE_MODEL, fakeCounts, startFakeBounds, startFakeSampler, type FakeBounds, type FakeSampler } from './testing/fakes';
 
-const quiet = { log: createLogger('certifier', { level: 'silent' }) };
+const quiet = { logger: createLogger('certifier', { level: 'silent' }) };
 
 const BRIGHTNESS: ThreatModel = {
   transform: 'b',

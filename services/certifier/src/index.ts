@@ -1,8 +1,8 @@
 // @glcert/certifier: CertificationService (Certify, StreamingCertify, GetPublicKeys).
 // `startCertifierService` is what main.ts, `glcert up` and the tests call; the pure parts
 // (chunking, seeds, admission, the request cache) are exported for tools and tests.
-export { startCertifierService } from './server';
-export type { CertifierService, StartCertifierOptions } from './server';
+export { startCertifierService } from './certifier-service';
+export type { CertifierService, StartCertifierOptions } from './certifier-service';
 export {
   certifierConfigSchema,
   defaultCertifierConfig,

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BoundMethod, Distribution, encodeFloat32Tensor, type CertificationServiceClient, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { generateSigningKey } from '@glcert/certificate';
 import { createLogger, decodeStatus } from '@glcert/runtime';
-import { startCertifierService, type CertifierService } from './server';
+import { startCertifierService, type CertifierService } from './certifier-service';
 import { certifierClient, certify, streamAll } from './testing/client';
 import { FAKE_MODEL, startFakeBounds, startFakeSampler, type FakeBounds, type FakeSampler } from './testing/fakes';
 
@@ -56,7 +56,7 @@ describe('Certify: numeric domains and parameter names (issue 11)', () => {
     bounds = await startFakeBounds();
     certifier = await startCertifierService(
       { port: 0, samplerAddrs: [sampler.address], boundsAddr: bounds.address, chunkSize: 100, retryBackoffMs: 5, shutdownGraceMs: 2_000 },
-      { log: createLogger('certifier', { level: 'silent' }), signingKey: generateSigningKey() },
+      { logger: createLogger('certifier', { level: 'silent' }), signingKey: generateSigningKey() },
     );
     client = certifierClient(certifier.address);
     await certifier.ready;

@@ -5,7 +5,7 @@
 // build their client constructors, so every module below is loaded dynamically after it.
 import type { certifyV1, Tensor, ThreatModel } from '@glcert/contracts';
 import type { ReadableSpan, Telemetry } from '@glcert/telemetry';
-import type { CertifierService } from './server';
+import type { CertifierService } from './certifier-service';
 import type { FakeBounds, FakeSampler } from './testing/fakes';
 
 // Sampling.SAMPLING_FIXED (type-only imports here): the chunk counts below are FIXED sampling's
@@ -34,7 +34,7 @@ describe('telemetry', () => {
     telemetry.instrumentGrpc(await import('@grpc/grpc-js'));
     const { Distribution, encodeFloat32Tensor } = await import('@glcert/contracts');
     const { generateSigningKey } = await import('@glcert/certificate');
-    const { startCertifierService } = await import('./server');
+    const { startCertifierService } = await import('./certifier-service');
     const { startFakeBounds, startFakeSampler } = await import('./testing/fakes');
     ({ certifierClient, certify, streamAll } = await import('./testing/client'));
     BRIGHTNESS = {
@@ -48,7 +48,7 @@ describe('telemetry', () => {
     bounds = await startFakeBounds();
     certifier = await startCertifierService(
       { port: 0, samplerAddrs: samplers.map((s) => s.address), boundsAddr: bounds.address, chunkSize: 100 },
-      { log: quiet('certifier'), signingKey: generateSigningKey() },
+      { logger: quiet('certifier'), signingKey: generateSigningKey() },
     );
   });
   afterAll(async () => {

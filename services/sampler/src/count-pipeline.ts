@@ -80,7 +80,8 @@ export class LabelRangeError extends Error {
   }
 }
 
-const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+/** Resolves on a later turn of the event loop, after pending I/O (health checks, HTTP/2 writes). */
+export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<PipelineResult> {
   const { start, end, batchSize, depth, classes, produce, send, checkpoint, permits } = options;

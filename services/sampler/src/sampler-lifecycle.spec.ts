@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { SamplingServiceClient } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
 import { shutdownTelemetry, startTelemetry, type ReadableSpan } from '@glcert/telemetry';
-import { startSamplerService } from './server';
+import { startSamplerService } from './sampler-service';
 import { count, countRequest, quietLogger, startHarness, startInference } from './testing/harness';
 
 function freePort(): Promise<number> {
@@ -25,7 +25,7 @@ describe('sampler health follows the inference sidecar', () => {
     const port = await freePort();
     const sampler = await startSamplerService(
       { host: '127.0.0.1', port: 0, inferenceAddr: `127.0.0.1:${port}`, shutdownGraceMs: 1_000 },
-      { log: quietLogger('sampler') },
+      { logger: quietLogger('sampler') },
     );
     const health = createHealthClient(sampler.address);
     try {

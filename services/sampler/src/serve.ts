@@ -2,7 +2,7 @@
 // then the server; SIGTERM/SIGINT shut it down gracefully.
 import { createLogger, describeBudget, detectCpuBudget, loadConfig } from '@glcert/runtime';
 import { samplerConfigSchema, samplerSizing } from './config';
-import { startSamplerService } from './server';
+import { startSamplerService } from './sampler-service';
 
 export async function main(): Promise<void> {
   const log = createLogger('sampler');
@@ -15,5 +15,5 @@ export async function main(): Promise<void> {
       `${config.maxInFlight} Classify calls in flight at most`,
     { cpus: sizing.cpus, batch_size: config.batchSize, pipeline_depth: config.pipelineDepth, max_in_flight: config.maxInFlight },
   );
-  await startSamplerService(config, { log, signals: ['SIGTERM', 'SIGINT'] });
+  await startSamplerService(config, { logger: log, signals: ['SIGTERM', 'SIGINT'] });
 }

@@ -1,6 +1,6 @@
 // Configuration of the verifier, from the environment (validated, fail fast).
 import * as path from 'node:path';
-import { type ConfigOf, env, serverConfigSchema } from '@glcert/runtime';
+import { type ConfigOf, env, readConfig, serverConfigSchema } from '@glcert/runtime';
 
 export const SERVICE_NAME = 'verifier';
 /** Where the certifier keeps its key by default: its `signing.pem.pub.pem` is published there. */
@@ -21,3 +21,8 @@ export function verifierConfigSchema() {
 }
 
 export type VerifierConfig = ConfigOf<ReturnType<typeof verifierConfigSchema>>;
+
+/** Defaults of every field (what an empty environment gives). */
+export function defaultVerifierConfig(): VerifierConfig {
+  return readConfig(verifierConfigSchema(), {});
+}

@@ -1,5 +1,5 @@
 // @glcert/verifier: VerificationService (VerifyCertificate, AuditCertificate).
 export { startVerifierService } from './verifier-service';
 export type { VerifierServiceHandle, VerifierServiceOptions } from './verifier-service';
-export { verifierConfigSchema, DEFAULT_PUBLIC_KEYS_DIR, SERVICE_NAME } from './config';
+export { verifierConfigSchema, defaultVerifierConfig, DEFAULT_PUBLIC_KEYS_DIR, SERVICE_NAME } from './config';
 export type { VerifierConfig } from './config';

@@ -128,7 +128,7 @@ describe('VerificationService', () => {
       { host: '127.0.0.1', port: 0, modelsDir: path.join(ROOT, 'models'), workers: 1, shutdownGraceMs: 1000 },
       { logger: quiet('inference') },
     );
-    sampler = await startSamplerService({ host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 500 }, { log: quiet('sampler') });
+    sampler = await startSamplerService({ host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 500 }, { logger: quiet('sampler') });
     await sampler.ready;
     bounds = await startBoundsService(readConfig(boundsConfigSchema(), { BOUNDS_PORT: '0', BOUNDS_CACHE_DIR: path.join(dir, 'bounds') }), {
       logger: quiet('bounds'),

@@ -34,7 +34,7 @@ import {
   type RunningService,
   type SignalTarget,
 } from '@glcert/runtime';
-import { SERVICE_NAME, type VerifierConfig } from './config';
+import { defaultVerifierConfig, SERVICE_NAME, type VerifierConfig } from './config';
 import { certificateViolations, publicKeysViolations } from './limits';
 
 export interface VerifierServiceOptions {
@@ -57,7 +57,8 @@ export interface VerifierServiceHandle {
  * the bounds service; AuditCertificate runs the same model-free check with the verifier's keys,
  * then replays the seeded sampling through a sampler and compares the counts.
  */
-export async function startVerifierService(config: VerifierConfig, options: VerifierServiceOptions = {}): Promise<VerifierServiceHandle> {
+export async function startVerifierService(partial: Partial<VerifierConfig> = {}, options: VerifierServiceOptions = {}): Promise<VerifierServiceHandle> {
+  const config: VerifierConfig = { ...defaultVerifierConfig(), ...partial };
   const log = options.logger ?? createLogger(SERVICE_NAME);
   const bounds = createClient(BoundServiceClient, config.boundsAddr, { defaultDeadlineMs: 600_000 });
   const samplers = createClient(SamplingServiceClient, config.samplerAddrs, { defaultDeadlineMs: 600_000 });

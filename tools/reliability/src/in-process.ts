@@ -55,7 +55,7 @@ export async function startInProcess(): Promise<InProcess> {
   );
   const sampler = await startSamplerService(
     { host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 1_000, maxReceiveMessageBytes: LIMITS.sampler, maxRange: MAX_RANGE },
-    { log: log('sampler') },
+    { logger: log('sampler') },
   );
   await sampler.ready;
   const bounds = await startBoundsService(
@@ -82,7 +82,7 @@ export async function startInProcess(): Promise<InProcess> {
       shutdownGraceMs: 1_000,
       signingKeyFile: path.join(keysDir, 'signing.pem'),
     },
-    { log: log('certifier') },
+    { logger: log('certifier') },
   );
   await certifier.ready;
   const verifier = await startVerifierService(

@@ -35,7 +35,7 @@ export async function startCluster(samplers: number): Promise<Cluster> {
     started.push(
       await startSamplerService(
         { host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 500 },
-        { log: quietLogger('sampler') },
+        { logger: quietLogger('sampler') },
       ),
     );
   }
@@ -79,7 +79,7 @@ export async function startImpostor(): Promise<Impostor> {
   );
   const sampler = await startSamplerService(
     { host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 500 },
-    { log: quietLogger('sampler') },
+    { logger: quietLogger('sampler') },
   );
   await sampler.ready;
   return {

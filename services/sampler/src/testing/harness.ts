@@ -13,7 +13,7 @@ import {
 import { createClient, createLogger, type Logger } from '@glcert/runtime';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: the brief asks for a real sidecar in-process
 import { startInferenceService, type RunningInferenceService } from '@glcert/inference';
-import { startSamplerService, type SamplerService } from '../server';
+import { startSamplerService, type SamplerService } from '../sampler-service';
 import type { SamplerConfig } from '../config';
 
 export const MODEL = 'mnist-cnn';
@@ -81,7 +81,7 @@ export async function startHarness(config: Partial<SamplerConfig> = {}): Promise
   const inference = await startInference();
   const sampler = await startSamplerService(
     { host: '127.0.0.1', port: 0, inferenceAddr: inference.address, shutdownGraceMs: 2_000, ...config },
-    { log: quietLogger('sampler') },
+    { logger: quietLogger('sampler') },
   );
   await sampler.ready;
   const client = createClient(SamplingServiceClient, sampler.address, { defaultDeadlineMs: 60_000 });

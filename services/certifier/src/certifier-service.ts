@@ -29,7 +29,7 @@ import { shared } from './signals';
 import { loadSigningKey } from './signing-key';
 
 export interface StartCertifierOptions {
-  log?: Logger;
+  logger?: Logger;
   /** Signals that trigger a graceful shutdown; default none (main.ts passes SIGTERM, SIGINT). */
   signals?: readonly NodeJS.Signals[];
   /** Called after a signal-triggered shutdown; default process.exit. */
@@ -59,7 +59,7 @@ export interface CertifierService {
 
 export async function startCertifierService(config: Partial<CertifierConfig> = {}, options: StartCertifierOptions = {}): Promise<CertifierService> {
   const cfg: CertifierConfig = { ...defaultCertifierConfig(), ...config };
-  const log = options.log ?? createLogger('certifier');
+  const log = options.logger ?? createLogger('certifier');
 
   let key = options.signingKey;
   if (!key) {

@@ -2,7 +2,7 @@
 // then the server; SIGTERM/SIGINT drain the streams and shut it down gracefully.
 import { ConfigError, createLogger, EXIT_CONFIG, loadConfig } from '@glcert/runtime';
 import { certifierConfigSchema } from './config';
-import { startCertifierService } from './server';
+import { startCertifierService } from './certifier-service';
 import { loadSigningKey } from './signing-key';
 
 export async function main(): Promise<void> {
@@ -18,5 +18,5 @@ export async function main(): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   log.info(signing.created ? 'signing key generated' : 'signing key loaded', { key_id: signing.key.publicKey.keyId, file: config.signingKeyFile });
-  await startCertifierService(config, { log, signals: ['SIGTERM', 'SIGINT'], signingKey: signing.key });
+  await startCertifierService(config, { logger: log, signals: ['SIGTERM', 'SIGINT'], signingKey: signing.key });
 }

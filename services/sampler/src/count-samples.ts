@@ -1,0 +1,192 @@
+// CountSamples: seeded samples of the request's threat model -> transforms -> Classify on the
+// sidecar -> class counts, in a pipeline of batches (count-pipeline.ts), every batch answered by
+// the same model file (the caller's expected_model_sha256 when it names one).
+import { context, trace, SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { inferenceV1, samplingV1 } from '@glcert/contracts';
+import {
+  FailedPreconditionError,
+  identifierViolation,
+  InvalidArgumentError,
+  modelMismatchError,
+  rejectViolations,
+  ResourceExhaustedError,
+  threatModelIdentifierViolations,
+  type CallContext,
+} from '@glcert/runtime';
+import type { ClassifyRequestBuffer } from './classify-request';
+import { classifyWithRetry } from './classify-retry';
+import { nextTurn, runCountPipeline } from './count-pipeline';
+import { checkpoint, MESSAGE_OVERHEAD_BYTES, modelFor, PRODUCE_SLICE_MS, type SamplerDeps } from './deps';
+import { SampleSource } from './sample-source';
+import { validateCountRequest, type CountInput } from './validate';
+
+const TRACER = '@glcert/sampler';
+/** Images per slice of a batch: about this many float32 elements. */
+const SLICE_ELEMENTS = 1 << 16;
+
+/**
+ * FAILED_PRECONDITION, reason MODEL_MISMATCH: the sidecar answered with another model file than
+ * the caller expects (`expected`: the request's expected_model_sha256) or than earlier batches.
+ */
+function modelMismatch(model: string, want: string, got: string, expected: boolean): FailedPreconditionError {
+  const gotText = got === '' ? 'a model of unknown sha256' : `sha256 ${got.slice(0, 12)}`;
+  const message = expected
+    ? `expected_model_sha256: the inference sidecar serves model '${model}' as ${gotText}, not the expected ${want.slice(0, 12)}`
+    : `the inference sidecar answered model '${model}' as ${gotText} after ${want.slice(0, 12)} within one call`;
+  return modelMismatchError(message, { model, expected: want, served: got });
+}
+
+/** Model input [C, H, W] from metadata `input_shape` [N, C, H, W]. */
+function modelChw(meta: inferenceV1.ModelMetadata): [number, number, number] {
+  const shape = meta.inputShape.map(Number);
+  if (shape.length !== 4 || shape.slice(1).some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    throw new FailedPreconditionError(`model '${meta.name}' has input shape [${shape.join(', ')}]; the sampler needs [N, C, H, W]`);
+  }
+  return [shape[1]!, shape[2]!, shape[3]!];
+}
+
+export async function countSamples(
+  deps: SamplerDeps,
+  req: samplingV1.CountSamplesRequest,
+  ctx: CallContext,
+): Promise<samplingV1.CountSamplesResponse> {
+  const started = performance.now();
+  const { cfg, stats, permits, requestBuffers } = deps;
+  // identifiers first (runtime limits.ts): short, before any parsing or sidecar call
+  rejectViolations([
+    identifierViolation(req.model, 'model', 'name'),
+    identifierViolation(req.expectedModelSha256, 'expected_model_sha256', 'sha256'),
+    ...threatModelIdentifierViolations(req.threatModel),
+  ]);
+  const input: CountInput = validateCountRequest(req, { maxRange: cfg.maxRange });
+  const serverSpan = trace.getActiveSpan();
+  serverSpan?.setAttributes({
+    'glcert.model': input.model,
+    'glcert.transform': input.spec.key,
+    'glcert.stream': input.stream,
+    'glcert.start_index': input.start,
+    'glcert.n': input.end - input.start,
+  });
+  const meta = await modelFor(deps, input.model, ctx);
+  const chw = modelChw(meta);
+  const { channels, height, width } = input.shape;
+  if (channels !== chw[0] || height !== chw[1] || width !== chw[2]) {
+    throw new InvalidArgumentError(
+      'image.shape',
+      `must be the input of model '${meta.name}', [${chw.join(', ')}]; got [${channels}, ${height}, ${width}]`,
+    );
+  }
+  const classes = meta.classNames.length;
+  if (classes < 1) throw new FailedPreconditionError(`model '${meta.name}' has no class names`);
+  const imageBytes = chw[0] * chw[1] * chw[2] * 4;
+  const messageCap = Math.floor((cfg.maxSendMessageBytes - MESSAGE_OVERHEAD_BYTES) / imageBytes);
+  if (messageCap < 1) {
+    throw new ResourceExhaustedError(
+      `one image of model '${meta.name}' (${imageBytes} bytes) does not fit in a message of SAMPLER_MAX_SEND_MESSAGE_BYTES = ${cfg.maxSendMessageBytes}`,
+    );
+  }
+  const batchSize = Math.max(
+    1,
+    Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
+  );
+  const depth = cfg.pipelineDepth;
+  serverSpan?.setAttribute('glcert.batch_size', batchSize);
+
+  stats.countCalls++;
+  stats.activeCounts++;
+  const elements = chw[0] * chw[1] * chw[2];
+  const slice = Math.max(1, Math.min(batchSize, Math.floor(SLICE_ELEMENTS / elements)));
+  const source = new SampleSource({ ...input, maxBatch: slice });
+  const modelUtf8 = new TextEncoder().encode(input.model);
+  interface Slot {
+    request: ClassifyRequestBuffer;
+    span?: Span;
+  }
+  const slots: Slot[] = [];
+  const parent = context.active();
+  const tracer = trace.getTracer(TRACER);
+  // model identity: every batch must be answered by the expected model (when the caller names
+  // one) and all by the same model file; the first mismatch stops the run at the next boundary
+  const expectedSha = req.expectedModelSha256.trim().toLowerCase();
+  let answeredSha: string | undefined;
+  let mismatch: FailedPreconditionError | undefined;
+  const checkModel = (sha: string): void => {
+    if (mismatch) throw mismatch;
+    const want = expectedSha !== '' ? expectedSha : answeredSha;
+    if (want !== undefined && sha !== want) {
+      mismatch = modelMismatch(input.model, want, sha, expectedSha !== '');
+      throw mismatch;
+    }
+    answeredSha ??= sha;
+  };
+  try {
+    const result = await runCountPipeline<Slot>({
+      start: input.start,
+      end: input.end,
+      batchSize,
+      depth,
+      newBuffer: () => {
+        const slot: Slot = { request: requestBuffers.acquire(modelUtf8, chw, batchSize) };
+        slots.push(slot);
+        return slot;
+      },
+      classes,
+      signal: ctx.signal,
+      permits,
+      checkpoint: () => {
+        checkpoint(deps, ctx);
+        if (mismatch) throw mismatch;
+      },
+      produce: async ({ buffer, start, count, index }) => {
+        buffer.span = tracer.startSpan(
+          'sampler.batch',
+          {
+            attributes: {
+              'glcert.batch_size': count,
+              'glcert.stream': input.stream,
+              'glcert.start_index': start,
+              'glcert.batch_index': index,
+            },
+          },
+          parent,
+        );
+        // in sub-batches of about PRODUCE_SLICE_MS, yielding to the event loop in between: health
+        // checks, other calls and the HTTP/2 writes of the batches in flight (flow-controlled)
+        // keep moving meanwhile, and a cancelled call stops at the next sub-batch
+        await source.fillInSlices(start, count, buffer.request.images, {
+          budgetMs: PRODUCE_SLICE_MS,
+          yieldToIo: nextTurn,
+          checkpoint: () => checkpoint(deps, ctx),
+        });
+      },
+      send: ({ buffer, count }) => {
+        const span = buffer.span!;
+        const sent = context.with(trace.setSpan(parent, span), () => classifyWithRetry(deps, buffer.request.message(count), ctx, checkModel));
+        sent.labels.then(
+          () => span.end(),
+          (err: unknown) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+            span.end();
+          },
+        );
+        return sent;
+      },
+    });
+    // every call of a finished run has settled: grpc-js no longer reads its buffers
+    for (const slot of slots) requestBuffers.release(slot.request);
+    stats.samplesCounted += result.samples;
+    serverSpan?.setAttribute('glcert.batches', result.batches);
+    return {
+      classCounts: result.counts.map(BigInt),
+      samplesCount: BigInt(result.samples),
+      batchesCount: result.batches,
+      computeSeconds: (performance.now() - started) / 1000,
+      modelSha256: answeredSha ?? '',
+    };
+  } finally {
+    stats.activeCounts--;
+    // a batch produced but never sent (the run stopped) still ends its span
+    for (const slot of slots) if (slot.span?.isRecording()) slot.span.end();
+  }
+}
+
