@@ -131,7 +131,7 @@ describe('bad input', () => {
   it.each(unaryCases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
     const { answer, response } = await settle(call<unknown>(c.rpc as Exclude<Rpc, 'StreamingCertify'>, c.request(f), c.deadlineMs));
     expectAnswer(answer, c.expect);
-    // whatever the input, a certificate never claims more than the closed form allows
+    // whatever the input, a certificate never claims more than the threshold floor allows
     if (c.rpc === 'Certify') expect(falseCertificate((response as certifyV1.CertifyResponse | undefined)?.certificate)).toBeUndefined();
     if (c.invalidBecause) {
       const r = response as verifyV1.VerifyCertificateResponse & verifyV1.AuditCertificateResponse;

@@ -1,8 +1,8 @@
 // Random extreme numbers at every numeric field of Certify, GetThreshold and CountSamples, one
 // field at a time (the rest a valid, cheap request), against the real services in-process.
 // Whatever the value: never INTERNAL or UNKNOWN (nor a hang), a refusal names the field it
-// changed, an answer is sound (no certificate or threshold below the closed form of
-// ALGORITHM.md section 5, counts that add up), and the services stay healthy.
+// changed, an answer is sound (no certificate or threshold below the smallest threshold a sound
+// bound may give, closed-form.ts; counts that add up), and the services stay healthy.
 import fc from 'fast-check';
 import {
   BoundMethod,
@@ -20,7 +20,7 @@ import { decodeImage } from '@glcert/imaging';
 import { checkHealth, createHealthClient, deadlineIn, type HealthClient } from '@glcert/runtime';
 import { goodCertify, goodCount, goodThreshold } from './bad-input-cases';
 import { settle, unary, type Answer } from './calls';
-import { closedForm, falseCertificate } from './closed-form';
+import { falseCertificate, thresholdFloor } from './closed-form';
 import { digits, MNIST_CHW, png } from './fixtures';
 import { startInProcess, type InProcess } from './in-process';
 
@@ -216,7 +216,7 @@ describe('extreme numbers at every numeric field', () => {
     yield { field: `${tm.transform} bound_settings.grid_points = ${r.i32}`, request: base({ boundSettings: { ...bs, gridPoints: tm.box.map(() => r.i32) } }), names: ['bound_settings'] };
   }
 
-  it('Certify: no INTERNAL, refusals name the field, no certificate below the closed form', async () => {
+  it('Certify: no INTERNAL, refusals name the field, no certificate below the threshold floor', async () => {
     await fc.assert(
       fc.asyncProperty(run, async (r) => {
         for (const m of certifyMutations(r)) {
@@ -249,7 +249,7 @@ describe('extreme numbers at every numeric field', () => {
     yield { field: `${tm.transform} bound_settings.grid_points = ${r.i32}`, request: base(tm, { ...bs, gridPoints: tm.box.map(() => r.i32) }), names: ['bound_settings'], tm };
   }
 
-  it('GetThreshold: no INTERNAL, refusals name the field, no threshold below the closed form or outside [1/2, 1]', async () => {
+  it('GetThreshold: no INTERNAL, refusals name the field, no threshold below the floor or outside [1/2, 1]', async () => {
     await fc.assert(
       fc.asyncProperty(run, async (r) => {
         for (const m of thresholdMutations(r)) {
@@ -257,9 +257,9 @@ describe('extreme numbers at every numeric field', () => {
           checkRefusal(answer, m);
           if (answer.code !== 'OK') continue;
           const t = response!.bound!.threshold;
-          const cf = closedForm(m.tm);
+          const cf = thresholdFloor(m.tm);
           if (!(t >= 0.5 && t <= 1)) throw new Error(`${m.field}: threshold ${t} outside [1/2, 1]`);
-          if (cf !== undefined && t < cf - 1e-9) throw new Error(`${m.field}: threshold ${t} below the closed form ${cf}`);
+          if (cf !== undefined && t < cf - 1e-9) throw new Error(`${m.field}: threshold ${t} below the floor ${cf}`);
         }
       }),
       { numRuns: 25, examples: EXAMPLES },
