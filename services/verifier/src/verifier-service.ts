@@ -36,6 +36,7 @@ import {
 } from '@glcert/runtime';
 import { defaultVerifierConfig, SERVICE_NAME, type VerifierConfig } from './config';
 import { certificateViolations, publicKeysViolations } from './limits';
+import { replaySamples, type Replay } from './replay';
 
 export interface VerifierServiceOptions {
   logger?: Logger;
@@ -142,9 +143,10 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
     total: number,
     call: grpc.ServerUnaryCall<unknown, unknown>,
     ctx: CallContext,
+    from = 0,
   ): Promise<bigint[]> => {
     const counts: bigint[] = [];
-    for (let start = 0; start < total; start += config.chunkSize) {
+    for (let start = from; start < total; start += config.chunkSize) {
       ctx.throwIfDone();
       const req: samplingV1.CountSamplesRequest = {
         model: cert.modelName,
@@ -222,9 +224,11 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
 
     let selection: bigint[];
     let estimation: bigint[];
+    let replay: Replay;
     try {
-      selection = await countRange(cert, tensor, 0, n0, call, ctx);
-      estimation = await countRange(cert, tensor, 1, n, call, ctx);
+      // exactly the samples used; a sequential certificate's per block and per look (replay.ts)
+      replay = await replaySamples(cert, (stream, from, to) => countRange(cert, tensor, stream, to, call, ctx, from));
+      ({ selection, estimation } = replay);
     } catch (err) {
       const served = modelMismatchOf(err)?.served;
       const code = grpcCode(err);
@@ -257,6 +261,7 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
     const na = estimation[predicted] ?? 0n;
     if (predicted !== cert.predictedClass) reasons.push(`predicted_class: replay selects ${predicted}, the certificate says ${cert.predictedClass}`);
     if (na !== cert.na) reasons.push(`na: replay counts ${na}, the certificate says ${cert.na}`);
+    reasons.push(...replay.pathProblems(predicted));
     if (cert.selectionClassCounts.length > 0 && cert.selectionClassCounts.join(',') !== selection.join(',')) {
       reasons.push(`selection_class_counts: replay gives [${selection.join(', ')}], the certificate says [${cert.selectionClassCounts.join(', ')}]`);
     }
