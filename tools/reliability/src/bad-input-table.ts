@@ -71,7 +71,7 @@ const FAMILIES: Record<Family, { title: string; rule: string[] }> = {
       'closed forms of ALGORITHM.md section 5, the exact gamma threshold, the b = 0 sub-box of cb): the',
       'solver refuses or returns 1 where floating point cannot guarantee its bound, and the verifier',
       'rechecks the floor.',
-      '`extreme-numbers.spec.ts` throws random extreme doubles (denormals, 1e-300, 1e300, +-max, NaN, -0,',
+      '`tools/reliability/src/extreme-numbers.spec.ts` throws random extreme doubles (denormals, 1e-300, 1e300, +-max, NaN, -0,',
       '+-Infinity, domain edges) at every numeric field of Certify, GetThreshold and CountSamples and asserts',
       'no INTERNAL/UNKNOWN, no certificate or threshold below the floor, and a healthy service afterwards.',
     ],
@@ -92,7 +92,7 @@ const FAMILIES: Record<Family, { title: string; rule: string[] }> = {
       '(RESOURCE_EXHAUSTED naming the setting); a cheap check that decides the answer (a signature) comes',
       'before expensive work; one sample costs a bounded amount. Work whose caller has gone stops within',
       'about a second: `services/bounds/src/solve-lifecycle.spec.ts` cancels a costly GetThreshold and sees',
-      'the CPU idle within 2 s, `abandoned-solve.spec.ts` does the same through Certify.',
+      'the CPU idle within 2 s, `tools/reliability/src/abandoned-solve.spec.ts` does the same through Certify.',
     ],
   },
   other: {
