@@ -16,4 +16,6 @@ export type { BootstrapOptions } from './bootstrap';
 export { createLogger, parseLogLevel, isSecretKey, REDACTED } from './logger';
 export type { Logger, LogLevel, LogFields, LoggerOptions } from './logger';
 export { IgnoreSpansSampler, samplerFromEnv, UNTRACED_SPAN_PREFIXES } from './sampler';
+export { withSpan, markSpanError } from './spans';
+export type { SpanOptions } from './spans';
 export type { ReadableSpan } from '@opentelemetry/sdk-trace-base';

@@ -2,7 +2,8 @@
 // the shutdown state, and the two ways to certify (Certify, stream items) built on
 // runCertification.
 import { createHash } from 'node:crypto';
-import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
+import type { Link, Span } from '@opentelemetry/api';
+import { withSpan } from '@glcert/telemetry';
 import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from '@glcert/contracts';
 import type { SigningKey } from '@glcert/certificate';
 import { downstreamDeadline, type Logger } from '@glcert/runtime';
@@ -107,27 +108,13 @@ export async function certifyInput(core: CertifierCore, work: ItemWork, span?: S
 }
 
 /**
- * Runs `fn` in a new span. `root` with `links`: a new trace (a stream item, linked to its
- * stream's span); otherwise a child of the active span. Errors mark the span and rethrow.
+ * Runs `fn` in a new span of the certifier's tracer (telemetry's withSpan). `root` with `links`:
+ * a new trace (a stream item, linked to its stream's span); otherwise a child of the active span.
  */
 export function inSpan<T>(
   name: string,
   options: { root?: boolean; links?: Link[]; attributes?: Record<string, string | number | boolean> },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const tracer = trace.getTracer(TRACER);
-  const parent = options.root ? ROOT_CONTEXT : context.active();
-  const span = tracer.startSpan(name, { root: options.root, links: options.links, attributes: options.attributes }, parent);
-  return context.with(trace.setSpan(parent, span), async () => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-      if (typeof code === 'number') span.setAttribute('glcert.status_code', code);
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  return withSpan(TRACER, name, options, fn);
 }

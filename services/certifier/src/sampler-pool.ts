@@ -12,7 +12,6 @@
 // names, e.g. during a rolling update) or answered with another model_sha256 than expected.
 // Any other failure ends the certification (its other chunks are cancelled). Counts depend
 // only on (seed, stream, index), so a retried chunk gives the same counts as a fault-free run.
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
@@ -28,6 +27,7 @@ import {
   type Logger,
   type UnaryCallOptions,
 } from '@glcert/runtime';
+import { withSpan } from '@glcert/telemetry';
 import { addCounts, type Chunk } from './chunks';
 import { shared } from './signals';
 
@@ -201,38 +201,31 @@ export class SamplerPool {
       startIndex: BigInt(chunk.start),
       endIndex: BigInt(chunk.end),
     };
-    const tracer = trace.getTracer(TRACER);
-    return tracer.startActiveSpan(
+    return withSpan(
+      TRACER,
       'certifier.chunk',
       { attributes: { 'glcert.stream': chunk.stream, 'glcert.start_index': chunk.start, 'glcert.count': chunk.end - chunk.start } },
       async (span) => {
-        try {
-          const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, async (ep, options) => {
-            span.setAttribute('glcert.sampler', ep.address);
-            const r = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(ep.client.countSamples.bind(ep.client), request, options);
-            // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
-            // version) must not add counts of another model; retried elsewhere like a refusal
-            const want = request.expectedModelSha256;
-            if (want !== '' && r.modelSha256 !== want) {
-              throw modelMismatchError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
-                expected: want,
-                served: r.modelSha256,
-              });
-            }
-            return r;
-          }, (attempt) => span.setAttribute('glcert.attempts', attempt));
-          const expected = BigInt(chunk.end - chunk.start);
-          const counted = res.classCounts.reduce((a, b) => a + b, 0n);
-          if (counted !== expected || res.samplesCount !== expected) {
-            throw new Error(`sampler counted ${counted} (samples_count ${res.samplesCount}) of ${expected} samples in [${chunk.start}, ${chunk.end})`);
+        const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, async (ep, options) => {
+          span.setAttribute('glcert.sampler', ep.address);
+          const r = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(ep.client.countSamples.bind(ep.client), request, options);
+          // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
+          // version) must not add counts of another model; retried elsewhere like a refusal
+          const want = request.expectedModelSha256;
+          if (want !== '' && r.modelSha256 !== want) {
+            throw modelMismatchError(`sampler ${ep.address} answered with model sha256 ${shaPrefix(r.modelSha256)}, not ${shaPrefix(want)}`, {
+              expected: want,
+              served: r.modelSha256,
+            });
           }
-          return res.classCounts;
-        } catch (err) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-          throw err;
-        } finally {
-          span.end();
+          return r;
+        }, (attempt) => span.setAttribute('glcert.attempts', attempt));
+        const expected = BigInt(chunk.end - chunk.start);
+        const counted = res.classCounts.reduce((a, b) => a + b, 0n);
+        if (counted !== expected || res.samplesCount !== expected) {
+          throw new Error(`sampler counted ${counted} (samples_count ${res.samplesCount}) of ${expected} samples in [${chunk.start}, ${chunk.end})`);
         }
+        return res.classCounts;
       },
     );
   }

@@ -2,7 +2,8 @@
 // health NOT_SERVING, load and verify the model repository, start the worker pool (sessions
 // live in worker threads), run one warm-up batch per model on every worker, then SERVING.
 import * as grpc from '@grpc/grpc-js';
-import { type Context, context as otelContext, type Link, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Context, context as otelContext, type Link, trace } from '@opentelemetry/api';
+import { withSpan } from '@glcert/telemetry';
 import {
   DataType,
   type inferenceV1,
@@ -36,7 +37,7 @@ import { decodeClassifyRequest } from './classify-decode';
 import { decodeClassifyInputs } from './validation';
 import { WorkerPool, WorkerUnavailableError } from './worker-pool';
 
-const tracer = trace.getTracer('@glcert/inference');
+const TRACER = '@glcert/inference';
 
 /** The service definition with Classify's images left in the received message (classify-decode.ts). */
 const CLASSIFY_IN_PLACE = {
@@ -166,22 +167,14 @@ function tracedRunner(model: string, provider: string, pool: WorkerPool, log: Lo
       'glcert.batch_requests': info.requests,
       'glcert.execution_provider': provider,
     };
-    return tracer.startActiveSpan('inference.batch', { attributes, links }, parent, async (span) => {
-      try {
-        const started = Date.now();
-        const output = await pool.run(model, input, info.images);
-        span.setAttribute('glcert.compute_ms', output.computeMs);
-        if (log.isEnabled('debug')) {
-          log.debug('batch run', { model, images: info.images, requests: info.requests, started_ms: started, ended_ms: Date.now() });
-        }
-        return output;
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
+    return withSpan(TRACER, 'inference.batch', { attributes, links, parent, recordException: true }, async (span) => {
+      const started = Date.now();
+      const output = await pool.run(model, input, info.images);
+      span.setAttribute('glcert.compute_ms', output.computeMs);
+      if (log.isEnabled('debug')) {
+        log.debug('batch run', { model, images: info.images, requests: info.requests, started_ms: started, ended_ms: Date.now() });
       }
+      return output;
     });
   };
 }

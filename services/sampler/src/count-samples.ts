@@ -1,7 +1,7 @@
 // CountSamples: seeded samples of the request's threat model -> transforms -> Classify on the
 // sidecar -> class counts, in a pipeline of batches (count-pipeline.ts), every batch answered by
 // the same model file (the caller's expected_model_sha256 when it names one).
-import { context, trace, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { context, trace, type Span } from '@opentelemetry/api';
 import type { inferenceV1, samplingV1 } from '@glcert/contracts';
 import {
   FailedPreconditionError,
@@ -13,6 +13,7 @@ import {
   threatModelIdentifierViolations,
   type CallContext,
 } from '@glcert/runtime';
+import { markSpanError } from '@glcert/telemetry';
 import type { ClassifyRequestBuffer } from './classify-request';
 import { classifyWithRetry } from './classify-retry';
 import { nextTurn, runCountPipeline } from './count-pipeline';
@@ -165,7 +166,7 @@ export async function countSamples(
         sent.labels.then(
           () => span.end(),
           (err: unknown) => {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+            markSpanError(span, err);
             span.end();
           },
         );

@@ -1,4 +1,4 @@
-import { UsageError, parseArgs } from './args';
+import { UsageError, commandArgs, parseArgs } from './args';
 
 const SPECS = {
   ns: { type: 'integer', description: '' },
@@ -42,5 +42,26 @@ describe('parseArgs', () => {
     expect(usage(['--name', '--json'])).toMatch(/^--name: missing value/);
     expect(usage(['--json=yes'])).toMatch(/^--json/);
     expect(usage(['--ns', '1', '--ns', '2'])).toMatch(/^--ns given more than once/);
+  });
+});
+
+describe('commandArgs', () => {
+  const printed: string[] = [];
+  const io = { out: (text: string) => void printed.push(text) };
+  const help = (): string => 'usage: glcert thing FILE\n';
+
+  it('prints the help and returns nothing with --help or -h, whatever the positionals', () => {
+    expect(commandArgs(['--help'], SPECS, io, help, { min: 1, max: 1 })).toBeUndefined();
+    expect(commandArgs(['-h', 'a', 'b'], SPECS, io, help)).toBeUndefined();
+    expect(printed).toEqual(['usage: glcert thing FILE\n', 'usage: glcert thing FILE\n']);
+  });
+
+  it('returns flags and positionals within the count, and names what is missing or extra', () => {
+    expect(commandArgs(['f.png', '--ns', '3'], SPECS, io, help, { min: 1, max: 1 })).toEqual({ flags: { ns: 3 }, positionals: ['f.png'] });
+    expect(commandArgs(['a', 'b', 'c'], SPECS, io, help, { min: 1, max: Infinity })?.positionals).toEqual(['a', 'b', 'c']);
+    expect(() => commandArgs([], SPECS, io, help, { min: 1, max: 1, missing: 'FILE is required' })).toThrow(new UsageError('FILE is required'));
+    expect(() => commandArgs(['a', 'b'], SPECS, io, help, { min: 1, max: 1 })).toThrow("unexpected argument 'b'");
+    expect(() => commandArgs(['x'], SPECS, io, help)).toThrow("unexpected argument 'x'");
+    expect(() => commandArgs(['--bogus'], SPECS, io, help)).toThrow(UsageError);
   });
 });

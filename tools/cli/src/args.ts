@@ -123,3 +123,34 @@ export function formatFlags(specs: FlagSpecs): string {
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`).join('\n');
 }
+
+export interface PositionalRule {
+  /** Fewest positionals (default 0); fewer is a UsageError saying `missing`. */
+  min?: number;
+  /** Most positionals (default 0); the first one past it is named as unexpected. */
+  max?: number;
+  /** The message when fewer than `min` are given. */
+  missing?: string;
+}
+
+/**
+ * The preamble every command shares: argv parsed against `specs`; with --help the help is
+ * printed and undefined returned (the command then returns 0); the number of positionals checked.
+ */
+export function commandArgs<S extends FlagSpecs>(
+  argv: readonly string[],
+  specs: S,
+  io: { out(text: string): void },
+  help: () => string,
+  rule: PositionalRule = {},
+): ParsedArgs<S> | undefined {
+  const args = parseArgs(argv, specs);
+  if ((args.flags as Record<string, unknown>)['help']) {
+    io.out(help());
+    return undefined;
+  }
+  const { min = 0, max = 0, missing } = rule;
+  if (args.positionals.length < min) throw new UsageError(missing ?? `${min} argument(s) required`);
+  if (args.positionals.length > max) throw new UsageError(`unexpected argument '${args.positionals[max]}'`);
+  return args;
+}

@@ -3,7 +3,7 @@
 import { BOUND_METHODS, DEFAULT_NS, DEFAULT_SEED, InvalidBoundRequestError, solveBound } from '@glcert/bounds';
 import type { BoundMethodName, BoundResult } from '@glcert/bounds';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import type { Command } from '../command';
 import { THREAT_FLAGS, fieldToFlag, threatModelFromFlags } from '../threat-args';
@@ -85,12 +85,9 @@ export const boundsCommand: Command = {
       '',
     ].join('\n'),
   run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(boundsCommand.help());
-      return 0;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const args = commandArgs(argv, FLAGS, io, () => boundsCommand.help());
+    if (!args) return 0;
+    const { flags } = args;
     const { spec } = threatModelFromFlags(flags);
     let result: BoundResult;
     try {

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 
 import { Sampling } from '@glcert/contracts';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import { ConnectError, DEFAULT_CERTIFIER_ADDR, certifierClient, ensureServing } from '../client';
 import type { Command, Io } from '../command';
@@ -137,13 +137,13 @@ export const certifyDatasetCommand: Command = {
   summary: 'certify a dataset (streamed, resumable, shardable): table, JSON Lines results, HTML report',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length === 0) throw new UsageError(`a dataset is required: a folder with labels.csv, or ${NAMED_DATASETS.join(' / ')}`);
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    const args = commandArgs(argv, FLAGS, io, help, {
+      min: 1,
+      max: 1,
+      missing: `a dataset is required: a folder with labels.csv, or ${NAMED_DATASETS.join(' / ')}`,
+    });
+    if (!args) return 0;
+    const { flags, positionals } = args;
     if (flags.model === undefined || flags.model.trim() === '') throw new UsageError('--model is required (e.g. --model mnist-cnn)');
     const { spec } = threatModelFromFlags(flags);
     const sampling = samplingFromFlags(flags);

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 
 import { Certificate, Outcome, ThresholdMethod, type certifyV1 } from '@glcert/contracts';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import { ConnectError, DEFAULT_CERTIFIER_ADDR, certifierClient, describeCallError, ensureServing, threatModelMessage, unary } from '../client';
 import type { Command } from '../command';
@@ -73,13 +73,9 @@ export const certifyCommand: Command = {
   summary: 'certify one image through the certifier service; print or save the signed certificate',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length === 0) throw new UsageError('IMAGE is required (a PNG, JPEG or WebP file)');
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    const args = commandArgs(argv, FLAGS, io, help, { min: 1, max: 1, missing: 'IMAGE is required (a PNG, JPEG or WebP file)' });
+    if (!args) return 0;
+    const { flags, positionals } = args;
     if (flags.model === undefined || flags.model.trim() === '') throw new UsageError('--model is required (e.g. --model mnist-cnn)');
     const { spec } = threatModelFromFlags(flags);
     const sampling = samplingFromFlags(flags);

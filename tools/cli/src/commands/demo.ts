@@ -18,7 +18,7 @@ import { solveBound } from '@glcert/bounds';
 import { minSamplesToCertify } from '@glcert/stats';
 import { PRESETS } from '@glcert/transforms';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags, type ParsedFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import { certifierClient } from '../client';
 import type { Command, Io } from '../command';
@@ -120,7 +120,7 @@ function row(plan: Plan, s: Summary): string[] {
   ];
 }
 
-async function runDemo(io: Io, flags: ReturnType<typeof parseArgs<typeof FLAGS>>['flags']): Promise<number> {
+async function runDemo(io: Io, flags: ParsedFlags<typeof FLAGS>): Promise<number> {
   const t0 = Date.now();
   const limit = flags.limit ?? 100;
   if (limit < 1) throw new UsageError(`--limit: must be >= 1, got ${limit}`);
@@ -227,12 +227,9 @@ export const demoCommand: Command = {
   summary: 'start the services, certify data/mnist-test under five threat models, table and report (npm start)',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const args = commandArgs(argv, FLAGS, io, help);
+    if (!args) return 0;
+    const { flags } = args;
     return runDemo(io, flags);
   },
 };

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 
 import type { ThreatModelSpec, TransformKey } from '@glcert/transforms';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import type { Command } from '../command';
 import { openDataset } from '../dataset';
@@ -63,12 +63,9 @@ export const mergeResultsCommand: Command = {
   summary: 'merge the results files of dataset shards into one table and report',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length === 0) throw new UsageError('at least one results file is required');
+    const args = commandArgs(argv, FLAGS, io, help, { min: 1, max: Infinity, missing: 'at least one results file is required' });
+    if (!args) return 0;
+    const { flags, positionals } = args;
     const lists: ResultRecord[][] = [];
     for (const file of positionals) {
       const r = readResults(file);

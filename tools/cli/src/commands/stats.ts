@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 
 import { clopperPearsonLower, clopperPearsonUpper } from '@glcert/stats';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import type { Command, Io } from '../command';
 
@@ -66,12 +66,9 @@ export function readVectors(file: string): Vector[] {
 }
 
 function clopperPearson(argv: readonly string[], io: Io): number {
-  const { flags, positionals } = parseArgs(argv, CP_FLAGS);
-  if (flags.help) {
-    io.out(help());
-    return 0;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const args = commandArgs(argv, CP_FLAGS, io, help);
+  if (!args) return 0;
+  const { flags } = args;
   if (flags.vectors === undefined) throw new UsageError('--vectors FILE is required');
   const rows = readVectors(flags.vectors).map((v) => ({
     lower: clopperPearsonLower(v.successes, v.trials, v.alpha),

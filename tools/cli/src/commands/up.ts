@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import type { Command } from '../command';
 import { exampleDigit } from '../dataset';
@@ -39,12 +39,9 @@ export const upCommand: Command = {
   summary: 'start all services on loopback (separate processes) until Ctrl-C',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const args = commandArgs(argv, FLAGS, io, help);
+    if (!args) return 0;
+    const { flags } = args;
     const samplers = flags.samplers ?? 1;
     if (samplers < 1 || samplers > 64) throw new UsageError(`--samplers: must be in [1, 64], got ${samplers}`);
     const basePort = flags['base-port'] ?? DEFAULT_BASE_PORT;

@@ -11,7 +11,7 @@ import { BOUND_METHODS, InvalidBoundRequestError, solveBound, type BoundMethodNa
 import { KeyRing, certificateContent, checkCertificate, parsePublicKey } from '@glcert/certificate';
 import { BoundMethod, Certificate, DsseEnvelope, Outcome, ThresholdMethod, type certifyV1, type verifyV1 } from '@glcert/contracts';
 
-import { UsageError, formatFlags, parseArgs } from '../args';
+import { UsageError, commandArgs, formatFlags } from '../args';
 import type { FlagSpecs } from '../args';
 import { ConnectError, DEFAULT_VERIFIER_ADDR, describeCallError, ensureServing, unary, verifierClient } from '../client';
 import type { Command } from '../command';
@@ -143,13 +143,9 @@ export const verifyCommand: Command = {
   summary: 'check a certificate offline with public keys only, or through the verifier service',
   help,
   async run(argv, io) {
-    const { flags, positionals } = parseArgs(argv, FLAGS);
-    if (flags.help) {
-      io.out(help());
-      return 0;
-    }
-    if (positionals.length === 0) throw new UsageError('CERT.json is required');
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    const args = commandArgs(argv, FLAGS, io, help, { min: 1, max: 1, missing: 'CERT.json is required' });
+    if (!args) return 0;
+    const { flags, positionals } = args;
     if (flags['no-default-keys'] && flags['keys-dir'] !== undefined) throw new UsageError('--keys-dir contradicts --no-default-keys');
     const received = readCertificate(positionals[0]);
     // what the summary shows and the threshold is solved for: the signed payload (version 2);
