@@ -16,6 +16,8 @@ export const DEFAULTS = {
   /** withDefaults (tests, embedded use): one worker of one thread. From the environment: sized to the machine (machineSizing). */
   workers: 1,
   intraOpNumThreads: 1,
+  /** Worker threads yield to the main thread and the sampler when the cores are full (Linux). */
+  workerNice: 5,
   executionProviders: ['cpu'],
   maxBatchSize: 256,
   maxQueueDelayMs: 2,
@@ -49,6 +51,7 @@ export function inferenceConfigSchema(sizing: Sizing = machineSizing()) {
     modelsDir: env.string('MODELS_DIR', { default: DEFAULTS.modelsDir }),
     workers: env.int('INFERENCE_WORKERS', { default: sizing.inference.workers, min: 1, max: 64 }),
     intraOpNumThreads: env.int('INFERENCE_INTRA_OP_THREADS', { default: sizing.inference.intraOpThreads, min: 0, max: 256 }),
+    workerNice: env.int('INFERENCE_WORKER_NICE', { default: DEFAULTS.workerNice, min: 0, max: 19 }),
     executionProviders: env.list('INFERENCE_EXECUTION_PROVIDERS', { default: [...DEFAULTS.executionProviders], minLength: 1 }),
     maxBatchSize: env.int('INFERENCE_MAX_BATCH_SIZE', { default: DEFAULTS.maxBatchSize, min: 1, max: 65536 }),
     maxQueueDelayMs: env.float('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULTS.maxQueueDelayMs, min: 0, max: 60_000 }),
@@ -70,6 +73,7 @@ export function withDefaults(partial: Partial<InferenceConfig> = {}): InferenceC
     modelsDir: DEFAULTS.modelsDir,
     workers: DEFAULTS.workers,
     intraOpNumThreads: DEFAULTS.intraOpNumThreads,
+    workerNice: DEFAULTS.workerNice,
     executionProviders: [...DEFAULTS.executionProviders],
     maxBatchSize: DEFAULTS.maxBatchSize,
     maxQueueDelayMs: DEFAULTS.maxQueueDelayMs,

@@ -268,6 +268,7 @@ async function loadAndWarm(
     models: entries,
     executionProviders: config.executionProviders,
     intraOpNumThreads: config.intraOpNumThreads,
+    workerNice: config.workerNice,
     logger: log,
     checkProviderBinaries: options.checkProviderBinaries,
     onWorkerExit: () => {

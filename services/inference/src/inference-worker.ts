@@ -3,6 +3,7 @@
 // forward pass; here it blocks only this worker, so the main thread keeps serving gRPC
 // (health included). One batch at a time per worker: the pool never sends a second before the
 // first answered.
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel, RunRequest, WorkerModelSpec, WorkerRequest, WorkerResponse } from './worker-protocol';
@@ -120,6 +121,21 @@ async function run(request: RunRequest): Promise<void> {
   }
 }
 
+/**
+ * Lowers this thread's scheduling priority (Linux, where the nice value belongs to the thread
+ * and the onnxruntime threads it starts inherit it): when the forward passes fill every core,
+ * the main thread's gRPC work (health checks, receiving the next batch) and the sampler in the
+ * same pod still run at once. The forward passes lose nothing while those are idle.
+ */
+function lowerPriority(nice: number): void {
+  if (process.platform !== 'linux' || !(nice > 0)) return;
+  try {
+    setPriority(0, nice);
+  } catch {
+    // not permitted here: keep the inherited priority
+  }
+}
+
 async function close(): Promise<void> {
   for (const { session } of sessions.values()) await session.release().catch(() => undefined);
   sessions.clear();
@@ -129,6 +145,7 @@ async function close(): Promise<void> {
 port.on('message', (message: WorkerRequest) => {
   switch (message.type) {
     case 'load':
+      lowerPriority(message.nice);
       void load(message.models, message.intraOpNumThreads);
       break;
     case 'run':

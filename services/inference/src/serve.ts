@@ -12,7 +12,7 @@ export async function main(): Promise<void> {
   log.info(
     `sizing: ${describeBudget(budget)} -> ${config.workers} workers (${how('inferenceWorkers', 'INFERENCE_WORKERS')}) x ` +
       `${config.intraOpNumThreads} intra-op threads (${how('intraOpThreads', 'INFERENCE_INTRA_OP_THREADS')}), ` +
-      `max batch ${config.maxBatchSize}, queue delay ${config.maxQueueDelayMs} ms`,
+      `nice ${config.workerNice}, max batch ${config.maxBatchSize}, queue delay ${config.maxQueueDelayMs} ms`,
     { cpus: sizing.cpus, workers: config.workers, intra_op_threads: config.intraOpNumThreads, max_batch_size: config.maxBatchSize },
   );
   await startInferenceService(config, { logger: log, signals: ['SIGTERM', 'SIGINT'] });

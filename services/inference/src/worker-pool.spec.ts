@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { loadModelRepository, type ModelEntry } from './model-repository';
 import { createFixtureRepository, type FixtureRepository } from './testing/fixture-models';
@@ -87,6 +88,27 @@ describe('WorkerPool', () => {
       const out = await result;
       expect(Array.from(out.logits)).toEqual(Array.from(expected.logits));
       expect(Array.from(out.labels)).toEqual(Array.from(expected.labels));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('runs its worker threads at the nice value asked for (Linux)', async () => {
+    const niceOfThreads = (): number[] =>
+      readdirSync('/proc/self/task').flatMap((tid) => {
+        try {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])]; // field 19: nice
+        } catch {
+          return [];
+        }
+      });
+    const before = niceOfThreads().filter((n) => n === 7).length;
+    const { logger } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 2, models, executionProviders: ['cpu'], intraOpNumThreads: 1, workerNice: 7, logger });
+    try {
+      expect(niceOfThreads().filter((n) => n === 7).length - before).toBeGreaterThanOrEqual(2);
+      expect(niceOfThreads()[0]).toBe(0); // the main thread keeps its priority
     } finally {
       await pool.close();
     }

@@ -27,6 +27,8 @@ export interface WorkerPoolOptions {
   executionProviders: string[];
   /** onnxruntime intra-op threads per session (0: onnxruntime decides). */
   intraOpNumThreads: number;
+  /** Nice value of the worker threads on Linux (0 or absent: unchanged). */
+  workerNice?: number;
   logger: PoolLogger;
   /** Called when a worker dies unexpectedly (the pool keeps serving with the others). */
   onWorkerExit?: (error: Error) => void;
@@ -206,7 +208,7 @@ export class WorkerPool {
         if (!loaded) reject(err);
         this.lose(slot, err);
       });
-      this.post(slot, { type: 'load', models: specs, intraOpNumThreads });
+      this.post(slot, { type: 'load', models: specs, intraOpNumThreads, nice: this.options.workerNice ?? 0 });
     });
   }
 

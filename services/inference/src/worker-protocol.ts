@@ -19,6 +19,8 @@ export interface LoadRequest {
   type: 'load';
   models: WorkerModelSpec[];
   intraOpNumThreads: number;
+  /** Nice value for the worker thread (Linux; 0: unchanged). */
+  nice: number;
 }
 
 export interface RunRequest {
