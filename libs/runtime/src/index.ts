@@ -68,6 +68,7 @@ export type { UnaryMethod, UnaryCallOptions } from './call';
 export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate, cancellationInterceptor, PARENT_CALL } from './deadline';
 export type { PropagateOptions, PropagatedCallOptions, ServerCall } from './deadline';
 
+export type { ServiceOptions, ServiceHandle } from './service';
 export { createServer, bindServer, hostPort, shutdownServer, startService, serviceNameOf } from './server';
 export type {
   ServerLimits,

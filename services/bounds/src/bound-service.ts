@@ -31,7 +31,8 @@ import {
   type CallContext,
   type Logger,
   type RunningService,
-  type SignalTarget,
+  type ServiceHandle,
+  type ServiceOptions,
 } from '@glcert/runtime';
 import { validateThreatModelEntries, type Law } from '@glcert/transforms';
 import { BoundCache } from './cache';
@@ -180,19 +181,11 @@ export function boundToProto(r: BoundResult): Bound {
   };
 }
 
-export interface BoundsServiceOptions {
-  logger?: Logger;
-  signals?: readonly NodeJS.Signals[];
-  signalTarget?: SignalTarget;
-  exit?: (code: number) => void;
-}
+export type BoundsServiceOptions = ServiceOptions;
 
-export interface BoundsServiceHandle {
-  readonly port: number;
-  readonly address: string;
+export interface BoundsServiceHandle extends ServiceHandle {
   readonly running: RunningService;
   readonly pool: SolverPool;
-  close(): Promise<void>;
 }
 
 interface Flight {

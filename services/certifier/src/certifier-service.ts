@@ -15,8 +15,9 @@ import {
   unaryHandler,
   UnavailableError,
   type HealthClient,
-  type Logger,
   type RunningService,
+  type ServiceHandle,
+  type ServiceOptions,
 } from '@glcert/runtime';
 import { Admission } from './admission';
 import { certifyHandler } from './certify-handler';
@@ -28,20 +29,12 @@ import { streamingCertifyHandler } from './streaming';
 import { shared } from './signals';
 import { loadSigningKey } from './signing-key';
 
-export interface StartCertifierOptions {
-  logger?: Logger;
-  /** Signals that trigger a graceful shutdown; default none (main.ts passes SIGTERM, SIGINT). */
-  signals?: readonly NodeJS.Signals[];
-  /** Called after a signal-triggered shutdown; default process.exit. */
-  exit?: (code: number) => void;
+export interface StartCertifierOptions extends ServiceOptions {
   /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). Without it a key problem throws ConfigError. */
   signingKey?: SigningKey;
 }
 
-export interface CertifierService {
-  readonly port: number;
-  /** `host:port`. */
-  readonly address: string;
+export interface CertifierService extends ServiceHandle {
   /** Resolves the first time health turns SERVING (a sampler and the bound service answered SERVING). */
   readonly ready: Promise<void>;
   /** The current signing key's public half plus the retired keys: what GetPublicKeys returns. */
@@ -53,8 +46,6 @@ export interface CertifierService {
   inflight(): number;
   /** Per SAMPLER_ADDRS entry: calls, retryable failures, calls in flight. */
   samplerStats(): EndpointStats[];
-  /** Graceful shutdown (streams drain, then the server stops); idempotent. */
-  close(): Promise<void>;
 }
 
 export async function startCertifierService(config: Partial<CertifierConfig> = {}, options: StartCertifierOptions = {}): Promise<CertifierService> {
@@ -142,6 +133,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
   // signals reach the runtime through this relay, so that streams start draining first
   const relay = new EventEmitter();
   const signals = options.signals ?? [];
+  const signalTarget = options.signalTarget ?? process;
   let drainTimer: NodeJS.Timeout | undefined;
   const beginDrain = (): void => {
     if (draining) return;
@@ -158,13 +150,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
     running = await startService({
       name: 'certifier',
       services: [{ definition: CertificationServiceService, implementation }],
-      config: {
-        host: cfg.host,
-        port: cfg.port,
-        maxReceiveMessageBytes: cfg.maxReceiveMessageBytes,
-        maxSendMessageBytes: cfg.maxSendMessageBytes,
-        shutdownGraceMs: cfg.shutdownGraceMs,
-      },
+      config: cfg,
       log,
       signals,
       signalTarget: relay,
@@ -186,11 +172,11 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
   };
   const listeners = signals.map((s) => {
     const l = (): void => onSignal(s);
-    process.on(s, l);
+    signalTarget.on(s, l);
     return [s, l] as const;
   });
   const removeSignals = (): void => {
-    for (const [s, l] of listeners) process.removeListener(s, l);
+    for (const [s, l] of listeners) signalTarget.removeListener(s, l);
   };
 
   // readiness: some sampler and the bound service SERVING

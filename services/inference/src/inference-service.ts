@@ -20,6 +20,8 @@ import {
   rejectViolations,
   ResourceExhaustedError,
   type RunningService,
+  type ServiceHandle,
+  type ServiceOptions,
   startService,
   unaryHandler,
   UnavailableError,
@@ -52,14 +54,9 @@ const MESSAGE_SLACK_BYTES = 1024;
 export const WORKERS_HEADER = 'glcert-inference-workers';
 export const INTRA_OP_THREADS_HEADER = 'glcert-intra-op-threads';
 
-export interface InferenceServiceOptions {
-  logger?: Logger;
+export interface InferenceServiceOptions extends ServiceOptions {
   /** Resolve startInferenceService only once SERVING (default true); false: once bound. */
   waitForReady?: boolean;
-  /** Shutdown signals to handle (then exit). Default none: embedded and test use; main.ts passes SIGTERM/SIGINT. */
-  signals?: readonly NodeJS.Signals[];
-  /** Exit after a signal-triggered shutdown. Default process.exit. */
-  exit?: (code: number) => void;
   /** Test hook: awaited after the models are loaded and before the warm-up runs. */
   beforeWarmup?: () => Promise<void> | void;
   /** See WorkerPoolOptions.checkProviderBinaries (tests). */
@@ -78,18 +75,13 @@ export interface InferenceStats {
   readonly models: Readonly<Record<string, Readonly<BatcherStats>>>;
 }
 
-export interface RunningInferenceService {
+export interface RunningInferenceService extends ServiceHandle {
   readonly host: string;
-  readonly port: number;
-  /** `host:port` to dial. */
-  readonly address: string;
   /** Resolves when SERVING (models loaded and warmed); rejects when loading failed. */
   readonly ready: Promise<void>;
   readonly stats: InferenceStats;
   /** Metadata of the loaded models (empty before ready). */
   models(): inferenceV1.ModelMetadata[];
-  /** Graceful stop: NOT_SERVING, drain in-flight calls, stop the workers. Idempotent. */
-  close(): Promise<void>;
 }
 
 interface ServedModel {
@@ -359,6 +351,7 @@ export async function startInferenceService(
     },
     log,
     signals: options.signals ?? [],
+    signalTarget: options.signalTarget,
     exit: options.exit,
     onShutdown: stopModels,
   });

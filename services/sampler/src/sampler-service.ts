@@ -9,8 +9,9 @@ import {
   rejectViolations,
   startService,
   unaryHandler,
-  type Logger,
   type RunningService,
+  type ServiceHandle,
+  type ServiceOptions,
 } from '@glcert/runtime';
 import { ClassifyRequestPool } from './classify-request';
 import { defaultSamplerConfig, type SamplerConfig } from './config';
@@ -23,24 +24,13 @@ import { Sidecar } from './sidecar';
 
 export type { SamplerStats } from './deps';
 
-export interface StartSamplerOptions {
-  logger?: Logger;
-  /** Signals that trigger a graceful shutdown; default none (serve.ts passes SIGTERM, SIGINT). */
-  signals?: readonly NodeJS.Signals[];
-  /** Called after a signal-triggered shutdown; default process.exit. */
-  exit?: (code: number) => void;
-}
+export type StartSamplerOptions = ServiceOptions;
 
-export interface SamplerService {
-  readonly port: number;
-  /** `host:port`. */
-  readonly address: string;
+export interface SamplerService extends ServiceHandle {
   /** Resolves the first time health turns SERVING (the sidecar answered SERVING). */
   readonly ready: Promise<void>;
   readonly stats: Readonly<SamplerStats>;
   readonly config: Readonly<SamplerConfig>;
-  /** Graceful shutdown; idempotent. */
-  close(): Promise<void>;
 }
 
 export async function startSamplerService(config: Partial<SamplerConfig> = {}, options: StartSamplerOptions = {}): Promise<SamplerService> {
@@ -80,15 +70,10 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     running = await startService({
       name: 'sampler',
       services: [{ definition: SamplingServiceService, implementation }],
-      config: {
-        host: cfg.host,
-        port: cfg.port,
-        maxReceiveMessageBytes: cfg.maxReceiveMessageBytes,
-        maxSendMessageBytes: cfg.maxSendMessageBytes,
-        shutdownGraceMs: cfg.shutdownGraceMs,
-      },
+      config: cfg,
       log,
       signals: options.signals ?? [],
+      signalTarget: options.signalTarget,
       exit: options.exit,
       onShutdown: () => {
         closing.abort();

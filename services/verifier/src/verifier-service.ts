@@ -30,26 +30,18 @@ import {
   unaryCall,
   unaryHandler,
   type CallContext,
-  type Logger,
   type RunningService,
-  type SignalTarget,
+  type ServiceHandle,
+  type ServiceOptions,
 } from '@glcert/runtime';
 import { defaultVerifierConfig, SERVICE_NAME, type VerifierConfig } from './config';
 import { certificateViolations, publicKeysViolations } from './limits';
 import { replaySamples, type Replay } from './replay';
 
-export interface VerifierServiceOptions {
-  logger?: Logger;
-  signals?: readonly NodeJS.Signals[];
-  signalTarget?: SignalTarget;
-  exit?: (code: number) => void;
-}
+export type VerifierServiceOptions = ServiceOptions;
 
-export interface VerifierServiceHandle {
-  readonly port: number;
-  readonly address: string;
+export interface VerifierServiceHandle extends ServiceHandle {
   readonly running: RunningService;
-  close(): Promise<void>;
 }
 
 /**
