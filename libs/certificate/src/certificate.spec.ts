@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Certificate, Outcome, ThresholdMethod, Distribution, BoundMethod } from '@glcert/contracts';
 import {
   KeyRing,
+  argmaxLowest,
   certificatePayload,
   checkCertificate,
   decideOutcome,
@@ -167,6 +168,13 @@ describe('certificate signing and checks', () => {
     expect(decideOutcome(0.9000001, 0.9)).toBe(Outcome.OUTCOME_CERTIFIED);
     expect(decideOutcome(0.5, 0.1)).toBe(Outcome.OUTCOME_ABSTAINED);
     expect(decideOutcome(0.51, 0.1)).toBe(Outcome.OUTCOME_CERTIFIED);
+  });
+
+  it('the selection takes the largest count, the lowest class on ties', () => {
+    expect(argmaxLowest([0, 5, 5, 1])).toBe(1);
+    expect(argmaxLowest([3, 1, 3])).toBe(0);
+    expect(argmaxLowest([0, 0, 0, 9])).toBe(3);
+    expect(argmaxLowest([])).toBe(-1);
   });
 
   it('canonical JSON sorts keys at every level', () => {

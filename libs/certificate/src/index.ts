@@ -27,7 +27,7 @@ export {
   type OpenedCertificate,
   type SignatureCheck,
 } from './sign';
-export { decideOutcome, thresholdFloorOf, THRESHOLD_FLOOR_TOLERANCE, type ThresholdFloor } from './verdict';
+export { argmaxLowest, decideOutcome, thresholdFloorOf, THRESHOLD_FLOOR_TOLERANCE, type ThresholdFloor } from './verdict';
 export {
   DEFAULT_ALPHA,
   DEFAULT_N,

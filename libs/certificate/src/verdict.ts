@@ -10,6 +10,16 @@ export function decideOutcome(paLower: number, threshold: number): Outcome {
   return paLower > threshold && paLower > 0.5 ? Outcome.OUTCOME_CERTIFIED : Outcome.OUTCOME_ABSTAINED;
 }
 
+/**
+ * The selection's class (ALGORITHM.md section 6): the largest count, ties to the lowest class
+ * index, so the certifier and a replay pick the same class. -1 for an empty vector.
+ */
+export function argmaxLowest(counts: ReadonlyArray<number>): number {
+  let best = -1;
+  for (let i = 0; i < counts.length; i++) if (best < 0 || counts[i]! > counts[best]!) best = i;
+  return best;
+}
+
 /** How far below the floor a threshold may sit before it is refused (rounding of Phi, not slack). */
 export const THRESHOLD_FLOOR_TOLERANCE = 1e-12;
 

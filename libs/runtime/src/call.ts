@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 
 /**
@@ -69,4 +70,19 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * A signal that many concurrent operations listen to at once (every chunk call, backoff and
+ * slot wait of a certification adds its own 'abort' listener and removes it when done), so
+ * Node's leak warning at 11 listeners is lifted for it.
+ */
+export function shared<S extends AbortSignal>(signal: S): S {
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/** AbortSignal.any, shared. */
+export function anySignal(signals: AbortSignal[]): AbortSignal {
+  return shared(AbortSignal.any(signals));
 }

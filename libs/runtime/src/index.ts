@@ -62,7 +62,7 @@ export type { IdentifierKind, IdentifierOptions } from './limits';
 export { unaryHandler, clientStreamHandler, serverStreamHandler, bidiHandler, send } from './handlers';
 export type { CallContext, HandlerOptions } from './handlers';
 
-export { DEADLINE_MARGIN_MS, downstreamDeadline, unaryCall, sleep } from './call';
+export { DEADLINE_MARGIN_MS, downstreamDeadline, unaryCall, sleep, shared, anySignal } from './call';
 export type { UnaryMethod, UnaryCallOptions } from './call';
 
 export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate, cancellationInterceptor, PARENT_CALL } from './deadline';

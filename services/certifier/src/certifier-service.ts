@@ -24,9 +24,9 @@ import { certifyHandler } from './certify-handler';
 import { defaultCertifierConfig, type CertifierConfig } from './config';
 import type { CertifierCore } from './core';
 import { RequestCache } from './request-cache';
-import { SamplerPool, type EndpointStats } from './sampler-pool';
+import { SamplerPool, type EndpointStats } from '@glcert/sampling';
 import { streamingCertifyHandler } from './streaming';
-import { shared } from './signals';
+import { shared } from '@glcert/runtime';
 import { loadSigningKey } from './signing-key';
 
 export interface StartCertifierOptions extends ServiceOptions {

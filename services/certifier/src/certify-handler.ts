@@ -15,7 +15,7 @@ import { certifyInput, getModel, inSpan, lookupBound, requestFingerprint, type C
 import { SharedWork } from './request-cache';
 import { drawSeed } from './seeds';
 import { checkSeed, checkSettings, Violations } from './validate';
-import { anySignal } from './signals';
+import { anySignal } from '@glcert/runtime';
 
 export function certifyHandler(core: CertifierCore) {
   return async (

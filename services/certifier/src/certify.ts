@@ -16,7 +16,7 @@ import {
   type inferenceV1,
   type SequentialRecord,
 } from '@glcert/contracts';
-import { CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
+import { argmaxLowest, CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
 import { fromServiceError, unaryCall } from '@glcert/runtime';
 import {
   clopperPearsonLower,
@@ -30,11 +30,10 @@ import {
   sequentialSchedule,
   type Look,
 } from '@glcert/stats';
-import { addCounts, argmaxLowest, splitRange, splitSpan, sum } from './chunks';
-import type { CallScope, SamplerPool } from './sampler-pool';
+import { addCounts, splitRange, splitSpan, sum, type CallScope, type SamplerPool } from '@glcert/sampling';
 import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
-import { shared } from './signals';
+import { shared } from '@glcert/runtime';
 
 export interface CertifyJob {
   /** Certify's request_id, or the stream item's id. */

@@ -11,7 +11,7 @@ import type { Admission } from './admission';
 import { fetchBound, runCertification, type CertifyResult } from './certify';
 import type { CertifierConfig } from './config';
 import type { RequestCache } from './request-cache';
-import type { CallScope, SamplerPool } from './sampler-pool';
+import type { CallScope, SamplerPool } from '@glcert/sampling';
 import { prepareInput, type InputOneof } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
 

@@ -13,8 +13,6 @@ export {
   DEFAULT_SIGNING_KEY_PATH,
 } from './config';
 export type { CertifierConfig } from './config';
-export { splitRange, mergeCounts, argmaxLowest } from './chunks';
-export type { Chunk } from './chunks';
 export { drawSeed, deriveItemSeed, SEED_MAX } from './seeds';
 export { NO_CLIPPING_NOTE, BLUR_NOTE, threatModelNote } from './validate';
-export type { EndpointStats } from './sampler-pool';
+export type { EndpointStats } from '@glcert/sampling';

@@ -2,7 +2,7 @@
 // same certificate; the same request_id with a different request is ALREADY_EXISTS. A
 // request still running is shared: a concurrent duplicate joins it and waits for its result.
 // Failed requests are forgotten, so a retry after UNAVAILABLE does the work again.
-import { shared } from './signals';
+import { shared } from '@glcert/runtime';
 
 /**
  * Work shared by every caller that joined it (the first Certify under a request_id and each

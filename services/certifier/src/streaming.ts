@@ -40,7 +40,7 @@ import {
 import { getModel, certifyInput, inSpan, lookupBound, type CertifierCore } from './core';
 import { deriveItemSeed, drawSeed } from './seeds';
 import { checkSeed, checkSettings, Violations, type CertifySettings } from './validate';
-import { anySignal } from './signals';
+import { anySignal } from '@glcert/runtime';
 
 type Call = grpc.ServerDuplexStream<certifyV1.StreamingCertifyRequest, certifyV1.StreamingCertifyResponse>;
 

@@ -17,6 +17,12 @@ export function verifierConfigSchema() {
     chunkSize: env.int('VERIFIER_CHUNK_SIZE', { default: 10_000, min: 1 }),
     /** Largest n0 + n an audit replays. */
     maxAuditSamples: env.int('VERIFIER_MAX_AUDIT_SAMPLES', { default: 1_000_000, min: 1 }),
+    /** CountSamples calls of a replay in flight per SAMPLER_ADDRS entry. */
+    samplerConcurrency: env.int('VERIFIER_SAMPLER_CONCURRENCY', { default: 2, min: 1, max: 1024 }),
+    /** Retries of a replay chunk that failed with UNAVAILABLE or MODEL_MISMATCH (on another sampler when there is one). */
+    chunkRetries: env.int('VERIFIER_CHUNK_RETRIES', { default: 5, min: 0, max: 100 }),
+    /** First retry backoff (ms); doubles per retry, capped at 2 s, with jitter. */
+    retryBackoffMs: env.int('VERIFIER_RETRY_BACKOFF_MS', { default: 50, min: 0, max: 60_000 }),
   };
 }
 

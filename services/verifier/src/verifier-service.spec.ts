@@ -13,6 +13,7 @@ import {
   Distribution,
   Outcome,
   SamplingServiceClient,
+  SamplingServiceService,
   VerificationServiceClient,
   type BoundSettings,
   type ThreatModel,
@@ -28,7 +29,7 @@ import {
   signCertificate,
 } from '@glcert/certificate';
 import { inputSha256, prepareInput } from '@glcert/imaging';
-import { createClient, createLogger, decodeStatus, readConfig } from '@glcert/runtime';
+import { createClient, createLogger, decodeStatus, readConfig, startService, unaryHandler, UnavailableError } from '@glcert/runtime';
 import { clopperPearsonLower, GENERATOR_NAME } from '@glcert/stats';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: real dependencies in-process
 import { startInferenceService, type RunningInferenceService } from '@glcert/inference';
@@ -251,6 +252,35 @@ describe('VerificationService', () => {
     expect(res.reasons.join('\n')).toMatch(/sampler serves a different model \(sha256 [0-9a-f]{12}\) than the certificate names \(deadbeefdead\)/);
     // the service goes on: the honest certificate still audits
     expect((await audit(await issue(), png)).consistent).toBe(true);
+  });
+
+  it('an audit fails over: a sampler that answers UNAVAILABLE (listed first) is passed over, the replay agrees', async () => {
+    // a replica that is up but cannot sample (its sidecar is gone): every call UNAVAILABLE
+    const refuse = unaryHandler(async () => Promise.reject(new UnavailableError('inference sidecar unreachable')), { log: quiet('down') });
+    const down = await startService({
+      name: 'down-sampler',
+      services: [{ definition: SamplingServiceService, implementation: { getModel: refuse, countSamples: refuse, sampleTransforms: refuse } }],
+      config: { host: '127.0.0.1', port: 0, maxReceiveMessageBytes: 1 << 22, maxSendMessageBytes: 1 << 22, shutdownGraceMs: 100 },
+      log: quiet('down'),
+      signals: [],
+      reflection: false,
+    });
+    const failover = await startVerifierService(
+      { host: '127.0.0.1', port: 0, publicKeysDir: dir, boundsAddr: bounds.address, samplerAddrs: [down.address, sampler.address], chunkSize: 64, retryBackoffMs: 5 },
+      { logger: quiet('verifier') },
+    );
+    const viaFailover = createClient(VerificationServiceClient, failover.address);
+    try {
+      const cert = await issue();
+      const res = await unary<verifyV1.AuditCertificateResponse>((cb) => viaFailover.auditCertificate({ certificate: cert, input: { $case: 'image', image: png } }, cb));
+      expect(res.reasons).toEqual([]);
+      expect(res.consistent).toBe(true);
+      expect(res.recomputedNa).toBe(cert.na);
+    } finally {
+      viaFailover.close();
+      await failover.close();
+      await down.shutdown('test');
+    }
   });
 
   it('bad requests are INVALID_ARGUMENT naming the field, and the service stays up', async () => {

@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import {
   BoundServiceClient,
   Outcome,
-  SamplingServiceClient,
   VerificationServiceService,
   type Bound,
   type boundsV1,
@@ -10,7 +9,6 @@ import {
   type Tensor,
   type VerificationServiceServer,
   type inferenceV1,
-  type samplingV1,
   type verifyV1,
 } from '@glcert/contracts';
 import { certificateContent, checkCertificate, KeyRing, openCertificate, parsePublicKey } from '@glcert/certificate';
@@ -34,6 +32,7 @@ import {
   type ServiceHandle,
   type ServiceOptions,
 } from '@glcert/runtime';
+import { SamplerPool, splitSpan, type CallScope, type CountBase } from '@glcert/sampling';
 import { defaultVerifierConfig, SERVICE_NAME, type VerifierConfig } from './config';
 import { certificateViolations, publicKeysViolations } from './limits';
 import { replaySamples, type Replay } from './replay';
@@ -54,7 +53,16 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
   const config: VerifierConfig = { ...defaultVerifierConfig(), ...partial };
   const log = options.logger ?? createLogger(SERVICE_NAME);
   const bounds = createClient(BoundServiceClient, config.boundsAddr, { defaultDeadlineMs: 600_000 });
-  const samplers = createClient(SamplingServiceClient, config.samplerAddrs, { defaultDeadlineMs: 600_000 });
+  // the same pool as the certifier's: chunks over every sampler, failover, the per-chunk model check
+  const samplers = new SamplerPool({
+    addrs: config.samplerAddrs,
+    concurrency: config.samplerConcurrency,
+    retries: config.chunkRetries,
+    backoffMs: config.retryBackoffMs,
+    defaultDeadlineMs: 600_000,
+    log,
+    service: SERVICE_NAME,
+  });
 
   const keyRing = (extra: verifyV1.VerifyCertificateRequest['publicKeys']): KeyRing => {
     // read on every call: a rotated-in key is picked up without a restart
@@ -128,34 +136,19 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
     };
   };
 
-  const countRange = async (
-    cert: Certificate,
-    image: Tensor,
-    stream: number,
-    total: number,
-    call: grpc.ServerUnaryCall<unknown, unknown>,
-    ctx: CallContext,
-    from = 0,
-  ): Promise<bigint[]> => {
-    const counts: bigint[] = [];
-    for (let start = from; start < total; start += config.chunkSize) {
-      ctx.throwIfDone();
-      const req: samplingV1.CountSamplesRequest = {
-        model: cert.modelName,
-        image,
-        threatModel: cert.threatModel,
-        seed: cert.seed,
-        stream,
-        startIndex: BigInt(start),
-        endIndex: BigInt(Math.min(total, start + config.chunkSize)),
-        batchSize: 0,
-        // the replay must use the model the certificate names, on every chunk
-        expectedModelSha256: cert.modelSha256,
-      };
-      const res = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(samplers.countSamples.bind(samplers), req, propagate(call));
-      res.classCounts.forEach((c, i) => (counts[i] = (counts[i] ?? 0n) + c));
-    }
-    return counts;
+  /** Class counts of samples [from, to) of `stream` under the certificate's seed, in chunks over the pool. */
+  const countRange = async (cert: Certificate, image: Tensor, stream: number, from: number, to: number, scope: CallScope): Promise<bigint[]> => {
+    const base: CountBase = {
+      model: cert.modelName,
+      image,
+      threatModel: cert.threatModel,
+      seed: cert.seed,
+      batchSize: 0,
+      // the replay must use the model the certificate names, on every chunk
+      expectedModelSha256: cert.modelSha256,
+    };
+    const counts = await samplers.countChunks(base, splitSpan(stream, from, to, config.chunkSize), scope);
+    return counts.map(BigInt);
   };
 
   const auditCertificate = async (
@@ -196,11 +189,11 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
       log.info('audit done', { consistent: false, model: cert.modelName, replayed: false });
       return notReplayed(cheap.reasons);
     }
+    // downstream calls under the caller's deadline, cancelled with it
+    const scope: CallScope = { callOptions: () => propagate(call), signal: ctx.signal };
     let meta: inferenceV1.ModelMetadata;
     try {
-      meta = (
-        await unaryCall<samplingV1.GetModelRequest, samplingV1.GetModelResponse>(samplers.getModel.bind(samplers), { model: cert.modelName }, propagate(call))
-      ).metadata as inferenceV1.ModelMetadata;
+      meta = await samplers.getModel(cert.modelName, scope);
     } catch (err) {
       // the sampler's refusal is about the certificate's model_name: say so (it would be INTERNAL here)
       if (isModelNotFound(err)) throw modelNotFoundError(`certificate.model_name: no model '${clip(cert.modelName, 64)}' is served to replay the certificate`);
@@ -219,7 +212,7 @@ export async function startVerifierService(partial: Partial<VerifierConfig> = {}
     let replay: Replay;
     try {
       // exactly the samples used; a sequential certificate's per block and per look (replay.ts)
-      replay = await replaySamples(cert, (stream, from, to) => countRange(cert, tensor, stream, to, call, ctx, from));
+      replay = await replaySamples(cert, (stream, from, to) => countRange(cert, tensor, stream, from, to, scope));
       ({ selection, estimation } = replay);
     } catch (err) {
       const served = modelMismatchOf(err)?.served;

@@ -4,14 +4,14 @@
 //
 // Scheduling: a chunk takes a slot on the least busy entry that is neither cooling down (it
 // failed recently) nor already failed this chunk; when every such entry is busy it waits for a
-// slot (the waiters are bounded: admission control bounds the certifications, CERTIFIER_MAX_N
-// bounds their chunks). A chunk that fails with UNAVAILABLE (the sampler died, is shutting
-// down, or cannot be reached) is retried on another entry after an exponential backoff, at
-// most CERTIFIER_CHUNK_RETRIES times; so is a chunk refused with FAILED_PRECONDITION /
-// MODEL_MISMATCH (that replica's sidecar serves another model file than the certificate
-// names, e.g. during a rolling update) or answered with another model_sha256 than expected.
-// Any other failure ends the certification (its other chunks are cancelled). Counts depend
-// only on (seed, stream, index), so a retried chunk gives the same counts as a fault-free run.
+// slot (the callers bound the waiters: the certifier's admission control and CERTIFIER_MAX_N,
+// the verifier's VERIFIER_MAX_AUDIT_SAMPLES). A chunk that fails with UNAVAILABLE (the sampler
+// died, is shutting down, or cannot be reached) is retried on another entry after an
+// exponential backoff, at most `retries` times; so is a chunk refused with FAILED_PRECONDITION /
+// MODEL_MISMATCH (that replica's sidecar serves another model file than the caller expects,
+// e.g. during a rolling update) or answered with another model_sha256 than expected. Any other
+// failure ends the whole count (its other chunks are cancelled). Counts depend only on (seed,
+// stream, index), so a retried chunk gives the same counts as a fault-free run.
 import * as grpc from '@grpc/grpc-js';
 import { SamplingServiceClient, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
@@ -29,10 +29,12 @@ import {
 } from '@glcert/runtime';
 import { withSpan } from '@glcert/telemetry';
 import { addCounts, type Chunk } from './chunks';
-import { shared } from './signals';
+import { shared } from '@glcert/runtime';
 
-const TRACER = '@glcert/certifier';
 const MAX_BACKOFF_MS = 2_000;
+
+/** A CountSamples request without its range: what every chunk of one count shares. */
+export type CountBase = Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>;
 
 export interface SamplerPoolOptions {
   /** SAMPLER_ADDRS entries. */
@@ -48,6 +50,8 @@ export interface SamplerPoolOptions {
   /** Deadline of calls that get none from their caller. */
   defaultDeadlineMs?: number;
   log?: Logger;
+  /** The service whose spans the chunks are: tracer `@glcert/<service>`, span `<service>.chunk` (docs/traces.md). Default certifier. */
+  service?: string;
 }
 
 /** Per-call options: deadline and cancellation from the caller, and our own abort. */
@@ -158,7 +162,7 @@ export class SamplerPool {
    * failure that is not retried aborts the others and is thrown.
    */
   async countChunks(
-    base: Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>,
+    base: CountBase,
     chunks: readonly Chunk[],
     scope: CallScope,
   ): Promise<number[]> {
@@ -191,7 +195,7 @@ export class SamplerPool {
   }
 
   async #countChunk(
-    base: Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>,
+    base: CountBase,
     chunk: Chunk,
     scope: CallScope,
   ): Promise<ReadonlyArray<bigint>> {
@@ -201,9 +205,10 @@ export class SamplerPool {
       startIndex: BigInt(chunk.start),
       endIndex: BigInt(chunk.end),
     };
+    const service = this.#opts.service ?? 'certifier';
     return withSpan(
-      TRACER,
-      'certifier.chunk',
+      `@glcert/${service}`,
+      `${service}.chunk`,
       { attributes: { 'glcert.stream': chunk.stream, 'glcert.start_index': chunk.start, 'glcert.count': chunk.end - chunk.start } },
       async (span) => {
         const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, async (ep, options) => {

@@ -1,5 +1,5 @@
-// Pure helpers of the sampling plan: how [0, n) is cut into chunks, how chunk counts merge,
-// and how the selection picks its class. No gRPC here.
+// Pure helpers of the sampling plan: how [0, n) is cut into chunks and how chunk counts merge.
+// No gRPC here.
 
 /** A half-open range of sample indices [start, end) of one generator stream. */
 export interface Chunk {
@@ -47,13 +47,7 @@ export function mergeCounts(parts: ReadonlyArray<ReadonlyArray<number | bigint>>
   return out;
 }
 
-/** Index of the largest count; ties go to the lowest class index. -1 for an empty vector. */
-export function argmaxLowest(counts: ReadonlyArray<number>): number {
-  let best = -1;
-  for (let i = 0; i < counts.length; i++) if (best < 0 || counts[i]! > counts[best]!) best = i;
-  return best;
-}
-
+/** Sum of a count vector. */
 export function sum(counts: ReadonlyArray<number>): number {
   let s = 0;
   for (const c of counts) s += c;

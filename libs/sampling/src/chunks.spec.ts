@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addCounts, argmaxLowest, mergeCounts, splitRange, splitSpan, sum } from './chunks';
+import { addCounts, mergeCounts, splitRange, splitSpan, sum } from './chunks';
 
 describe('splitRange', () => {
   it('covers [0, count) with consecutive chunks of at most size', () => {
@@ -55,12 +55,5 @@ describe('counts', () => {
         expect(sum(merged)).toBe(n);
       }),
     );
-  });
-
-  it('argmax takes the lowest class on ties', () => {
-    expect(argmaxLowest([0, 5, 5, 1])).toBe(1);
-    expect(argmaxLowest([3, 1, 3])).toBe(0);
-    expect(argmaxLowest([0, 0, 0, 9])).toBe(3);
-    expect(argmaxLowest([])).toBe(-1);
   });
 });
