@@ -1,6 +1,6 @@
 // The API's defaults and named threat models: what a request may leave out (n0, n, alpha) or
 // name (`preset`), in one place for the certifier, ListPresets and the CLI.
-import { Distribution, type certifyV1, type ThreatModel } from '@glcert/contracts';
+import { LAW_DISTRIBUTION, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { PRESETS, TRANSFORMS, type Law, type ThreatModelSpec } from '@glcert/transforms';
 
 /** Selection samples when a request's n0 is 0 (the paper's setting). */
@@ -9,12 +9,6 @@ export const DEFAULT_N0 = 200;
 export const DEFAULT_N = 1000;
 /** Significance level when a request's alpha is 0. */
 export const DEFAULT_ALPHA = 0.001;
-
-const LAW_DISTRIBUTION: Record<Law, Distribution> = {
-  normal: Distribution.DISTRIBUTION_NORMAL,
-  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
-  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
-};
 
 /** The proto form of a threat model, parameters in the transform's order (as a request spells it). */
 export function threatModelMessage(spec: ThreatModelSpec): ThreatModel {

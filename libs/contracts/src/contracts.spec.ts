@@ -1,4 +1,5 @@
 import {
+  modelInputChw,
   Certificate,
   CertificationServiceService,
   DataType,
@@ -195,6 +196,16 @@ describe('float32 tensor helpers', () => {
     expect(fieldOf(() => decodeFloat32Tensor(ok, [2, 3]))).toBe('shape');
     expect(fieldOf(() => decodeFloat32Tensor({ ...ok, shape: [2n ** 60n, 0n] }))).toBe('shape');
     expect(fieldOf(() => decodeFloat32Tensor(ok, [2, -1]))).toBeUndefined();
+  });
+});
+
+describe('modelInputChw', () => {
+  it('reads [C, H, W] out of [N, C, H, W] (N dynamic), and nothing out of any other shape', () => {
+    expect(modelInputChw({ inputShape: [-1n, 1n, 28n, 28n] })).toEqual([1, 28, 28]);
+    expect(modelInputChw({ inputShape: [8, 3, 32, 32] })).toEqual([3, 32, 32]);
+    for (const inputShape of [[1n, 28n, 28n], [-1n, 0n, 28n, 28n], [-1n, 1n, -1n, 28n], [-1, 1, 2.5, 2], [-1n, 1n, 28n, 28n, 1n]]) {
+      expect(modelInputChw({ inputShape })).toBeUndefined();
+    }
   });
 });
 

@@ -52,5 +52,6 @@ export { Status as RpcStatus } from './gen/google/rpc/status';
 
 // Helpers.
 export * from './tensor';
+export * from './laws';
 export * from './any';
 export { fileDescriptorProtos } from './descriptors';

@@ -108,3 +108,13 @@ export function decodeFloat32Tensor(
   }
   return { data, shape };
 }
+
+/**
+ * [C, H, W] of a model whose ModelMetadata input_shape is [N, C, H, W] with C, H, W positive
+ * integers; undefined for any other shape (the caller refuses it, FAILED_PRECONDITION).
+ */
+export function modelInputChw(meta: { inputShape: readonly Dim[] }): [number, number, number] | undefined {
+  const shape = meta.inputShape.map(Number);
+  if (shape.length !== 4 || shape.slice(1).some((d) => !Number.isSafeInteger(d) || d < 1)) return undefined;
+  return [shape[1]!, shape[2]!, shape[3]!];
+}

@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  Violations,
+  GlcertError,
   CancelledError,
   decodeRpcStatus,
   decodeStatus,
@@ -279,5 +281,26 @@ describe('status limits through real gRPC', () => {
     }
     // the channel is still good
     expect(await call(h.client(), 'echo', { text: 'ok' })).toMatchObject({ text: 'ok' });
+  });
+});
+
+describe('Violations', () => {
+  it('collects bad fields and refuses them all at once, naming each', () => {
+    const v = new Violations();
+    expect(v.any).toBe(false);
+    expect(() => v.throwIfAny()).not.toThrow();
+    v.add('n', 'must be >= 1');
+    v.add('threat_model.smoothing[0].sigma', 'must be > 0');
+    expect(v.any).toBe(true);
+    let err: unknown;
+    try {
+      v.throwIfAny();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GlcertError);
+    expect((err as GlcertError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((err as GlcertError).fieldViolations.map((f) => f.field)).toEqual(['n', 'threat_model.smoothing[0].sigma']);
+    expect((err as GlcertError).message).toBe('n: must be >= 1; threat_model.smoothing[0].sigma: must be > 0');
   });
 });

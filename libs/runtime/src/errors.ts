@@ -65,6 +65,20 @@ export class InvalidArgumentError extends GlcertError {
   }
 }
 
+/** Collects a request's bad fields, to refuse them all at once as one INVALID_ARGUMENT. */
+export class Violations {
+  readonly list: FieldViolation[] = [];
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+  throwIfAny(): void {
+    if (this.list.length > 0) throw InvalidArgumentError.of(this.list);
+  }
+}
+
 /** NOT_FOUND, e.g. an unknown model. */
 export class NotFoundError extends GlcertError {
   constructor(message: string, options: ErrorOptions = {}) {

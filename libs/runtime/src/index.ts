@@ -21,6 +21,7 @@ export {
   STATUS_DETAILS_KEY,
   GlcertError,
   InvalidArgumentError,
+  Violations,
   NotFoundError,
   ResourceExhaustedError,
   FailedPreconditionError,

@@ -3,6 +3,7 @@ import {
   BoundMethod,
   BoundServiceService,
   Distribution,
+  lawOfDistribution,
   ThresholdMethod,
   type Bound,
   type BoundServiceServer,
@@ -34,16 +35,11 @@ import {
   type ServiceHandle,
   type ServiceOptions,
 } from '@glcert/runtime';
-import { validateThreatModelEntries, type Law } from '@glcert/transforms';
+import { validateThreatModelEntries } from '@glcert/transforms';
 import { BoundCache } from './cache';
 import { defaultBoundsConfig, SERVICE_NAME, type BoundsConfig } from './config';
 import { SolverPool } from './solver-pool';
 
-const LAW_OF: Record<number, Law | undefined> = {
-  [Distribution.DISTRIBUTION_NORMAL]: 'normal',
-  [Distribution.DISTRIBUTION_LOG_NORMAL]: 'lognormal',
-  [Distribution.DISTRIBUTION_RAYLEIGH]: 'rayleigh',
-};
 const METHOD_NAME: Record<number, BoundMethodName | undefined> = {
   [BoundMethod.BOUND_METHOD_UNSPECIFIED]: 'auto',
   [BoundMethod.BOUND_METHOD_AUTO]: 'auto',
@@ -83,7 +79,7 @@ function parseRequest(req: boundsV1.GetThresholdRequest): ParsedRequest {
     smoothingAt.set(p, checked.smoothingAt[i]);
     const at = checked.smoothingAt[i];
     const given = tm.smoothing[at].distribution;
-    if (given !== Distribution.DISTRIBUTION_UNSPECIFIED && LAW_OF[given] !== spec.laws[i]) {
+    if (given !== Distribution.DISTRIBUTION_UNSPECIFIED && lawOfDistribution(given) !== spec.laws[i]) {
       throw new InvalidArgumentError(
         `threat_model.smoothing[${at}].distribution`,
         `${p} of transform ${spec.key} is smoothed with the ${spec.laws[i]} law, not ${Distribution[given] ?? String(given)}`,

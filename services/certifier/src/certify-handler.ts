@@ -2,20 +2,20 @@
 import * as grpc from '@grpc/grpc-js';
 import type { certifyV1 } from '@glcert/contracts';
 import {
+  anySignal,
   GlcertError,
   identifierViolation,
   preview,
   rejectViolations,
   ResourceExhaustedError,
-  threatModelIdentifierViolations,
   UnavailableError,
+  Violations,
   type CallContext,
 } from '@glcert/runtime';
 import { certifyInput, getModel, inSpan, lookupBound, requestFingerprint, type CertifierCore, type DeadlineSource } from './core';
 import { SharedWork } from './request-cache';
 import { drawSeed } from './seeds';
-import { checkSeed, checkSettings, Violations } from './validate';
-import { anySignal } from '@glcert/runtime';
+import { checkInput, checkSeed, checkSettings, settingsIdentifierViolations } from './validate';
 
 export function certifyHandler(core: CertifierCore) {
   return async (
@@ -26,17 +26,11 @@ export function certifyHandler(core: CertifierCore) {
     if (core.draining()) throw new UnavailableError('server shutting down', { reason: 'SHUTTING_DOWN' });
 
     // identifiers first: a 1 MB name is refused here, before it is parsed further or sent anywhere
-    rejectViolations([
-      identifierViolation(req.requestId, 'request_id', 'id'),
-      identifierViolation(req.model, 'model', 'name'),
-      identifierViolation(req.preset ?? '', 'preset', 'name'),
-      ...threatModelIdentifierViolations(req.threatModel),
-    ]);
+    rejectViolations([identifierViolation(req.requestId, 'request_id', 'id'), ...settingsIdentifierViolations(req)]);
     const v = new Violations();
     const settings = checkSettings(req, { maxN: core.cfg.maxN }, v);
     checkSeed(req.seed, 'seed', v);
-    if (req.input === undefined) v.add('input', 'is required: an encoded image (PNG, JPEG, WebP) or a float32 CHW tensor');
-    else if (req.input.$case === 'image' && req.input.image.length === 0) v.add('image', 'is empty (0 bytes)');
+    checkInput(req.input, v);
     v.throwIfAny();
 
     // request_id: the same request gets the same certificate; another request under the id is refused
@@ -81,7 +75,7 @@ export function certifyHandler(core: CertifierCore) {
           const meta = await getModel(core, s.model, deadline, scoped);
           const result = await certifyInput(
             core,
-            { id: req.requestId, settings: s, meta, input: req.input, inputPrefix: '', seed, notes, bound, deadline, signal: scoped },
+            { requestId: req.requestId, settings: s, meta, input: req.input, inputPrefix: '', seed, notes, bound, deadline, signal: scoped },
             span,
           );
           return {

@@ -35,12 +35,13 @@ import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
 import { shared } from '@glcert/runtime';
 
-export interface CertifyJob {
+/** One certification; `Input` is the decoded input here, the request's oneof before (core.ts ItemWork). */
+export interface CertifyJob<Input = PreparedInput> {
   /** Certify's request_id, or the stream item's id. */
   requestId: string;
   settings: CertifySettings;
   meta: inferenceV1.ModelMetadata;
-  input: PreparedInput;
+  input: Input;
   seed: bigint;
   /** Notes decided by the caller (e.g. how the seed was chosen). */
   notes: string[];

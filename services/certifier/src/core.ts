@@ -8,7 +8,7 @@ import { certifyV1, type Bound, type BoundServiceClient, type inferenceV1 } from
 import type { SigningKey } from '@glcert/certificate';
 import { downstreamDeadline, type Logger } from '@glcert/runtime';
 import type { Admission } from './admission';
-import { fetchBound, runCertification, type CertifyResult } from './certify';
+import { fetchBound, runCertification, type CertifyJob, type CertifyResult } from './certify';
 import type { CertifierConfig } from './config';
 import type { RequestCache } from './request-cache';
 import type { CallScope, SamplerPool } from '@glcert/sampling';
@@ -72,16 +72,10 @@ export function requestFingerprint(req: certifyV1.CertifyRequest): string {
     .digest('hex');
 }
 
-export interface ItemWork {
-  id: string;
-  settings: CertifySettings;
-  meta: inferenceV1.ModelMetadata;
-  input: InputOneof;
+/** A CertifyJob before its input is decoded, with the deadline and cancellation of its downstream calls. */
+export interface ItemWork extends CertifyJob<InputOneof> {
   /** Field prefix of the input in errors (`''` for Certify, `item` in a stream). */
   inputPrefix: string;
-  seed: bigint;
-  notes: string[];
-  bound: Promise<Bound>;
   /** Deadline of the downstream calls (see DeadlineSource). */
   deadline: DeadlineSource;
   signal: AbortSignal;
@@ -91,16 +85,9 @@ export interface ItemWork {
 export async function certifyInput(core: CertifierCore, work: ItemWork, span?: Span): Promise<CertifyResult> {
   const input = await prepareInput(work.input, work.meta, work.inputPrefix);
   span?.setAttribute('glcert.preprocessing_steps', input.preprocessing.length);
+  const { requestId, settings, meta, seed, notes, bound } = work;
   return runCertification(
-    {
-      requestId: work.id,
-      settings: work.settings,
-      meta: work.meta,
-      input,
-      seed: work.seed,
-      notes: work.notes,
-      bound: work.bound,
-    },
+    { requestId, settings, meta, input, seed, notes, bound },
     { pool: core.pool, key: core.key, chunkSize: core.cfg.chunkSize, samplerBatchSize: core.cfg.samplerBatchSize },
     scopeOf(work.deadline, work.signal, core.cfg.chunkTimeoutMs),
     span,

@@ -22,6 +22,7 @@ import { context, type Span } from '@opentelemetry/api';
 import type * as grpc from '@grpc/grpc-js';
 import type { Bound, certifyV1, inferenceV1 } from '@glcert/contracts';
 import {
+  anySignal,
   CancelledError,
   clip,
   FailedPreconditionError,
@@ -30,17 +31,16 @@ import {
   okRpcStatus,
   preview,
   rejectViolations,
-  threatModelIdentifierViolations,
   ResourceExhaustedError,
   send,
   toRpcStatus,
   UnavailableError,
+  Violations,
   type CallContext,
 } from '@glcert/runtime';
 import { getModel, certifyInput, inSpan, lookupBound, type CertifierCore } from './core';
 import { deriveItemSeed, drawSeed } from './seeds';
-import { checkSeed, checkSettings, Violations, type CertifySettings } from './validate';
-import { anySignal } from '@glcert/runtime';
+import { checkInput, checkSeed, checkSettings, settingsIdentifierViolations, type CertifySettings } from './validate';
 
 type Call = grpc.ServerDuplexStream<certifyV1.StreamingCertifyRequest, certifyV1.StreamingCertifyResponse>;
 
@@ -169,11 +169,7 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
     }
 
     async function prepare(config: certifyV1.StreamingCertifyConfig): Promise<StreamSetup> {
-      rejectViolations([
-        identifierViolation(config.model, 'config.model', 'name'),
-        identifierViolation(config.preset ?? '', 'config.preset', 'name'),
-        ...threatModelIdentifierViolations(config.threatModel, 'config.threat_model'),
-      ]);
+      rejectViolations(settingsIdentifierViolations(config, 'config'));
       const v = new Violations();
       const settings = checkSettings(config, { maxN: core.cfg.maxN }, v, 'config');
       checkSeed(config.baseSeed, 'config.base_seed', v);
@@ -236,8 +232,7 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
       else if (idViolation) v.list.push(idViolation);
       else if (idsInProgress.has(item.id)) v.add('item.id', `${preview(item.id)} is already in progress in this stream (ids must be unique)`);
       checkSeed(item.seed, 'item.seed', v);
-      if (item.input === undefined) v.add('item.input', 'is required: an encoded image (PNG, JPEG, WebP) or a float32 CHW tensor');
-      else if (item.input.$case === 'image' && item.input.image.length === 0) v.add('item.image', 'is empty (0 bytes)');
+      checkInput(item.input, v, 'item');
       v.throwIfAny();
       if (draining) throw new UnavailableError('server shutting down', { reason: 'SHUTTING_DOWN' });
 
@@ -262,7 +257,7 @@ function runStream(core: CertifierCore, call: Call, ctx: CallContext, streamSpan
             (span) =>
               certifyInput(
                 core,
-                { id: item.id, settings: s.settings, meta: s.meta, input: item.input, inputPrefix: 'item', seed, notes, bound: s.bound, deadline: streamDeadline, signal },
+                { requestId: item.id, settings: s.settings, meta: s.meta, input: item.input, inputPrefix: 'item', seed, notes, bound: s.bound, deadline: streamDeadline, signal },
                 span,
               ),
           );

@@ -1,10 +1,11 @@
 // Request validation. Every problem is a field violation named by its proto path (`n`,
 // `threat_model.box[0]`, `config.alpha`, `item.image`, ...), and all of a message's problems
 // are reported at once as one INVALID_ARGUMENT.
-import { BoundMethod, Distribution, Sampling, type BoundSettings, type ThreatModel } from '@glcert/contracts';
+import { BoundMethod, LAW_DISTRIBUTION, Sampling, smoothingLawViolations, type BoundSettings, type ThreatModel } from '@glcert/contracts';
 import { DEFAULT_ALPHA, DEFAULT_N, DEFAULT_N0, PRESET_NAMES, presetThreatModel } from '@glcert/certificate';
-import { InvalidArgumentError, preview, type FieldViolation } from '@glcert/runtime';
-import { validateThreatModelEntries, type Law, type TransformSpec } from '@glcert/transforms';
+import { identifierViolation, preview, threatModelIdentifierViolations, Violations, type FieldViolation } from '@glcert/runtime';
+import type { InputOneof } from '@glcert/imaging';
+import { validateThreatModelEntries, type TransformSpec } from '@glcert/transforms';
 import { SEED_MAX } from './seeds';
 
 /** Caveat recorded with every threat model (ALGORITHM.md section 1). */
@@ -12,24 +13,6 @@ export const NO_CLIPPING_NOTE = 'no clipping; values may leave [0,1]';
 /** Added for blur, whose discretisation composes only approximately. */
 export const BLUR_NOTE = 'discretised blur is approximately resolvable';
 
-const LAW_DISTRIBUTION: Record<Law, Distribution> = {
-  normal: Distribution.DISTRIBUTION_NORMAL,
-  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
-  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
-};
-
-export class Violations {
-  readonly list: FieldViolation[] = [];
-  add(field: string, description: string): void {
-    this.list.push({ field, description });
-  }
-  get any(): boolean {
-    return this.list.length > 0;
-  }
-  throwIfAny(): void {
-    if (this.list.length > 0) throw InvalidArgumentError.of(this.list);
-  }
-}
 
 /** A threat model checked and put in the transform's parameter order, with its note. */
 export interface CheckedThreatModel {
@@ -68,6 +51,27 @@ function join(prefix: string, field: string): string {
   return prefix === '' ? field : `${prefix}.${field}`;
 }
 
+/**
+ * The identifiers of a request's settings (Certify, or a stream's config under `prefix`), checked
+ * at the edge: a 1 MB name is refused before it is parsed further or sent anywhere.
+ */
+export function settingsIdentifierViolations(
+  given: { model: string; preset?: string; threatModel?: ThreatModel },
+  prefix = '',
+): Array<FieldViolation | undefined> {
+  return [
+    identifierViolation(given.model, join(prefix, 'model'), 'name'),
+    identifierViolation(given.preset ?? '', join(prefix, 'preset'), 'name'),
+    ...threatModelIdentifierViolations(given.threatModel, join(prefix, 'threat_model')),
+  ];
+}
+
+/** The input of a Certify call or a stream item (`prefix` item): present, and an image not empty. */
+export function checkInput(input: InputOneof, v: Violations, prefix = ''): void {
+  if (input === undefined) v.add(join(prefix, 'input'), 'is required: an encoded image (PNG, JPEG, WebP) or a float32 CHW tensor');
+  else if (input.$case === 'image' && input.image.length === 0) v.add(join(prefix, 'image'), 'is empty (0 bytes)');
+}
+
 /** The note of a threat model: the no-clipping caveat, plus the blur caveat when it applies. */
 export function threatModelNote(spec: TransformSpec): string {
   return spec.exactlyResolvable ? NO_CLIPPING_NOTE : `${NO_CLIPPING_NOTE}; ${BLUR_NOTE}`;
@@ -91,20 +95,9 @@ export function checkThreatModel(tm: ThreatModel | undefined, v: Violations, pre
     return undefined;
   }
   const { spec, lo, hi, sigma: sig } = res.value;
-  let ok = true;
-  spec.params.forEach((name, i) => {
-    const at = res.smoothingAt[i]!;
-    const want = LAW_DISTRIBUTION[spec.laws[i]!];
-    const got = tm.smoothing[at]!.distribution;
-    if (got !== want) {
-      v.add(
-        `${root}.smoothing[${at}].distribution`,
-        `parameter '${name}' of transform '${spec.key}' is smoothed with ${Distribution[want]}, got ${Distribution[got] ?? got}`,
-      );
-      ok = false;
-    }
-  });
-  if (!ok) return undefined;
+  const wrongLaws = smoothingLawViolations(tm, spec.key, spec.params, spec.laws, res.smoothingAt, root);
+  for (const w of wrongLaws) v.add(w.field, w.description);
+  if (wrongLaws.length > 0) return undefined;
   return {
     spec,
     message: {

@@ -2,7 +2,7 @@
 // sidecar -> class counts, in a pipeline of batches (count-pipeline.ts), every batch answered by
 // the same model file (the caller's expected_model_sha256 when it names one).
 import { context, trace, type Span } from '@opentelemetry/api';
-import type { inferenceV1, samplingV1 } from '@glcert/contracts';
+import { modelInputChw, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
   FailedPreconditionError,
   identifierViolation,
@@ -39,11 +39,9 @@ function modelMismatch(model: string, want: string, got: string, expected: boole
 
 /** Model input [C, H, W] from metadata `input_shape` [N, C, H, W]. */
 function modelChw(meta: inferenceV1.ModelMetadata): [number, number, number] {
-  const shape = meta.inputShape.map(Number);
-  if (shape.length !== 4 || shape.slice(1).some((d) => !Number.isSafeInteger(d) || d < 1)) {
-    throw new FailedPreconditionError(`model '${meta.name}' has input shape [${shape.join(', ')}]; the sampler needs [N, C, H, W]`);
-  }
-  return [shape[1]!, shape[2]!, shape[3]!];
+  const chw = modelInputChw(meta);
+  if (!chw) throw new FailedPreconditionError(`model '${meta.name}' has input shape [${meta.inputShape.join(', ')}]; the sampler needs [N, C, H, W]`);
+  return chw;
 }
 
 export async function countSamples(

@@ -3,14 +3,14 @@
 // problems are reported at once as one INVALID_ARGUMENT.
 import {
   decodeFloat32Tensor,
-  Distribution,
+  smoothingLawViolations,
   TensorFormatError,
   type samplingV1,
   type Tensor,
   type ThreatModel,
 } from '@glcert/contracts';
-import { InvalidArgumentError, type FieldViolation } from '@glcert/runtime';
-import { imageValueProblem, validateThreatModelEntries, type ImageShape, type Law, type TransformSpec } from '@glcert/transforms';
+import { Violations } from '@glcert/runtime';
+import { imageValueProblem, validateThreatModelEntries, type ImageShape, type TransformSpec } from '@glcert/transforms';
 
 /** Largest sample index the generator and the JS number maths take exactly. */
 const INDEX_MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -19,12 +19,6 @@ const STREAM_MAX = 0x7fffffff;
 
 /** Most images SampleTransforms returns; larger requests are capped. */
 export const SAMPLE_TRANSFORMS_MAX = 16;
-
-const LAW_DISTRIBUTION: Record<Law, Distribution> = {
-  normal: Distribution.DISTRIBUTION_NORMAL,
-  lognormal: Distribution.DISTRIBUTION_LOG_NORMAL,
-  rayleigh: Distribution.DISTRIBUTION_RAYLEIGH,
-};
 
 /** The generator's key and the image to transform: what every sampling RPC needs. */
 export interface SamplingInput {
@@ -48,16 +42,6 @@ export interface CountInput extends SamplingInput {
 export interface SampleTransformsInput extends SamplingInput {
   start: number;
   count: number;
-}
-
-class Violations {
-  readonly list: FieldViolation[] = [];
-  add(field: string, description: string): void {
-    this.list.push({ field, description });
-  }
-  throwIfAny(): void {
-    if (this.list.length > 0) throw InvalidArgumentError.of(this.list);
-  }
 }
 
 function checkImage(tensor: Tensor | undefined, v: Violations): { image: Float32Array; shape: ImageShape } | undefined {
@@ -103,20 +87,9 @@ function checkThreatModel(tm: ThreatModel | undefined, v: Violations): { spec: T
     return undefined;
   }
   const { spec, sigma } = res.value;
-  let ok = true;
-  spec.params.forEach((name, i) => {
-    const at = res.smoothingAt[i]!;
-    const want = LAW_DISTRIBUTION[spec.laws[i]!];
-    const got = tm.smoothing[at]!.distribution;
-    if (got !== want) {
-      v.add(
-        `threat_model.smoothing[${at}].distribution`,
-        `parameter '${name}' of transform '${spec.key}' is smoothed with ${Distribution[want]}, got ${Distribution[got] ?? got}`,
-      );
-      ok = false;
-    }
-  });
-  return ok ? { spec, sigma } : undefined;
+  const wrongLaws = smoothingLawViolations(tm, spec.key, spec.params, spec.laws, res.smoothingAt);
+  for (const w of wrongLaws) v.add(w.field, w.description);
+  return wrongLaws.length === 0 ? { spec, sigma } : undefined;
 }
 
 function checkSeedStream(seed: bigint, stream: number, v: Violations): void {

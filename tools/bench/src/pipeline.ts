@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
-import { Distribution, encodeFloat32Tensor, InferenceServiceClient, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
+import { encodeFloat32Tensor, LAW_DISTRIBUTION, InferenceServiceClient, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
 import { fillNormals } from '@glcert/stats';
 import { applyTransformBatch, TRANSFORMS, TransformScratch, type TransformKey } from '@glcert/transforms';
@@ -100,11 +100,10 @@ function chwOf(model: string): [number, number, number] {
 
 function smoothing(key: TransformKey): ThreatModel {
   const spec = TRANSFORMS[key];
-  const law = { normal: Distribution.DISTRIBUTION_NORMAL, lognormal: Distribution.DISTRIBUTION_LOG_NORMAL, rayleigh: Distribution.DISTRIBUTION_RAYLEIGH };
   return {
     transform: key,
     box: [],
-    smoothing: spec.params.map((p, i) => ({ name: p, distribution: law[spec.laws[i]!], sigma: SIGMA[p]! })),
+    smoothing: spec.params.map((p, i) => ({ name: p, distribution: LAW_DISTRIBUTION[spec.laws[i]!], sigma: SIGMA[p]! })),
     note: '',
   };
 }

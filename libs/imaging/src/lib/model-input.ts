@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeFloat32Tensor, encodeFloat32Tensor, TensorFormatError, type inferenceV1, type Tensor } from '@glcert/contracts';
+import { decodeFloat32Tensor, encodeFloat32Tensor, modelInputChw, TensorFormatError, type inferenceV1, type Tensor } from '@glcert/contracts';
 import { FailedPreconditionError, InvalidArgumentError } from '@glcert/runtime';
 import { imageValueProblem } from '@glcert/transforms';
 import { decodeImage } from './decode';
@@ -25,11 +25,9 @@ function join(prefix: string, field: string): string {
 
 /** [C, H, W] of a model whose input is [N, C, H, W]. */
 export function modelChw(meta: inferenceV1.ModelMetadata): [number, number, number] {
-  const shape = meta.inputShape.map(Number);
-  if (shape.length !== 4 || shape.slice(1).some((d) => !(d > 0))) {
-    throw new FailedPreconditionError(`model '${meta.name}' has input shape [${shape.join(', ')}]; glcert needs [N, C, H, W]`);
-  }
-  return [shape[1]!, shape[2]!, shape[3]!];
+  const chw = modelInputChw(meta);
+  if (!chw) throw new FailedPreconditionError(`model '${meta.name}' has input shape [${meta.inputShape.join(', ')}]; glcert needs [N, C, H, W]`);
+  return chw;
 }
 
 /**
