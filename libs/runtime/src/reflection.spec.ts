@@ -126,7 +126,7 @@ describe('gRPC server reflection', () => {
       const certify = service.methods.find((m) => m.name === 'Certify')!;
       expect(certify.input.typeName).toBe('glcert.certify.v1.CertifyRequest');
       const fields = Object.fromEntries(certify.input.fields.map((f) => [f.name, f]));
-      expect(Object.keys(fields)).toEqual(['request_id', 'model', 'image', 'tensor', 'threat_model', 'bound_settings', 'n0', 'n', 'alpha', 'seed', 'preset']);
+      expect(Object.keys(fields)).toEqual(['request_id', 'model', 'image', 'tensor', 'threat_model', 'bound_settings', 'n0', 'n', 'alpha', 'seed', 'preset', 'sampling']);
       expect(fields.threat_model!.message?.typeName).toBe('glcert.common.v1.ThreatModel');
       expect(fields.threat_model!.message!.fields.map((f) => f.name)).toEqual(['transform', 'box', 'smoothing', 'note']);
       expect(fields.n0!.scalar).toBeDefined();
