@@ -20,7 +20,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CertificationServiceClient, Distribution, Outcome, type certifyV1, type ThreatModel } from '@glcert/contracts';
+import { CertificationServiceClient, Distribution, Outcome, Sampling, type certifyV1, type ThreatModel } from '@glcert/contracts';
 import { createClient, createHealthClient, waitForServing } from '@glcert/runtime';
 import { SPAN_KIND, startOtlpReceiver, type AttributeValue, type OtlpReceiver, type ReceivedSpan } from './testing/otlp-receiver';
 
@@ -277,6 +277,8 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
             n: BigInt(N),
             alpha: 0.001,
             seed: 7n,
+            // FIXED: the chunk layout below is n0 + n; SEQUENTIAL would stop at its first look
+            sampling: Sampling.SAMPLING_FIXED,
           },
           new grpc.Metadata(),
           (err, res) => (err ? fail(err) : ok(res)),
@@ -390,7 +392,7 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
         call.on('data', (r: certifyV1.StreamingCertifyResponse) => got.push(r));
         call.on('error', fail);
         call.on('end', () => ok(got));
-        call.write({ request: { $case: 'config', config: { model: 'mnist-cnn', threatModel: BRIGHTNESS, n0: BigInt(N0), n: BigInt(N), alpha: 0.001, baseSeed: 11n } } });
+        call.write({ request: { $case: 'config', config: { model: 'mnist-cnn', threatModel: BRIGHTNESS, n0: BigInt(N0), n: BigInt(N), alpha: 0.001, baseSeed: 11n, sampling: Sampling.SAMPLING_FIXED } } });
         call.write({ request: { $case: 'item', item: { id: 'item-a', input: { $case: 'image', image: png(1) } } } });
         call.write({ request: { $case: 'item', item: { id: 'item-b', input: { $case: 'image', image: png(2) } } } });
         call.end();
