@@ -270,6 +270,23 @@ describe('threshold out of reach', () => {
   });
 });
 
+describe('a bound below the exact threshold of the box', () => {
+  let r: Rig;
+  // brightness +-0.05 at sigma 0.3: the exact threshold is Phi(1/6) = 0.566; 0.52 would certify more than is true
+  beforeAll(async () => (r = await rig({ threshold: 0.52 })));
+  afterAll(() => r.close());
+
+  it('is never signed: Certify fails with BOUND_BELOW_EXACT_THRESHOLD', async () => {
+    const err = await certify(r.client, request()).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    expect(err?.code).toBe(grpc.status.INTERNAL);
+    expect(err?.details).toMatch(/below the exact threshold 0\.566/);
+    expect(decodeStatus(err!)?.errorInfo?.reason).toBe('BOUND_BELOW_EXACT_THRESHOLD');
+  });
+});
+
 describe('admission control and cancellation', () => {
   let r: Rig;
   beforeAll(async () => (r = await rig({ samplers: 1, delayMs: 300, config: { maxInflight: 2 } })));

@@ -16,8 +16,8 @@ import {
   type inferenceV1,
   type SequentialRecord,
 } from '@glcert/contracts';
-import { argmaxLowest, CERTIFICATE_VERSION, decideOutcome, signCertificate, type SigningKey } from '@glcert/certificate';
-import { fromServiceError, unaryCall } from '@glcert/runtime';
+import { argmaxLowest, CERTIFICATE_VERSION, decideOutcome, signCertificate, THRESHOLD_FLOOR_TOLERANCE, thresholdFloorOf, type SigningKey } from '@glcert/certificate';
+import { fromServiceError, GlcertError, unaryCall } from '@glcert/runtime';
 import {
   clopperPearsonLower,
   decideAtLook,
@@ -91,6 +91,14 @@ export function fetchBound(client: BoundServiceClient, settings: CertifySettings
       if (!res.bound) throw new Error('bound service answered without a bound');
       const t = res.bound.threshold;
       if (!(t >= 0 && t <= 1)) throw new Error(`bound service returned threshold ${t}, outside [0, 1]`);
+      // Last line of defence at issue time: the verifier rejects a threshold below the exact one of
+      // the box, so never sign one (a bound service that returns it is broken, not the caller).
+      const floor = thresholdFloorOf(settings.threatModel.message);
+      if (floor.ok && floor.value !== null && Math.max(t, 0.5) < floor.value - THRESHOLD_FLOOR_TOLERANCE) {
+        throw new GlcertError(grpc.status.INTERNAL, `bound service returned threshold ${t}, below the exact threshold ${floor.value} (${floor.rule}): refusing to certify`, {
+          reason: 'BOUND_BELOW_EXACT_THRESHOLD',
+        });
+      }
       return res.bound;
     },
     (err: unknown) => {
