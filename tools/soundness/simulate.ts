@@ -13,8 +13,8 @@
 //
 // The CI test (libs/bounds/src/soundness.spec.ts) runs a 2000-replication version in ~0.1 s.
 
-import { formatSoundnessTable, simulateSoundness } from '@glcert/bounds';
-import { formatSequentialTable, sequentialViolations, simulateSequentialSoundness } from '@glcert/certificate';
+import { formatSoundnessTable, nullCellTest, simulateSoundness } from '@glcert/bounds';
+import { formatSequentialTable, simulateSequentialSoundness } from '@glcert/certificate';
 import type { SoundnessCell } from '@glcert/bounds';
 import { clopperPearsonLower, clopperPearsonUpper } from '@glcert/stats';
 
@@ -27,23 +27,21 @@ function arg(name: string, fallback: string): string {
 }
 
 function summarise(cells: readonly SoundnessCell[]) {
-  const nulls = cells.filter((c) => c.nullCell);
-  const level = 1e-3 / Math.max(1, nulls.length); // one-sided, Bonferroni over the null cells
-  const rows = nulls.map((c) => ({
+  const test = nullCellTest(cells);
+  const rows = test.nulls.map((c) => ({
     ...c,
-    oneSidedLower: clopperPearsonLower(c.falseCertificates, c.replications, level),
+    oneSidedLower: clopperPearsonLower(c.falseCertificates, c.replications, test.level),
     oneSidedUpper: clopperPearsonUpper(c.falseCertificates, c.replications, 0.05),
   }));
-  const violations = rows.filter((r) => r.oneSidedLower > r.alpha || r.exactRate > r.alpha);
   return {
     cells: cells.length,
-    nullCells: nulls.length,
-    certifications: cells.reduce((s, c) => s + c.replications, 0),
-    falseCertificates: nulls.reduce((s, c) => s + c.falseCertificates, 0),
-    maxExactOverAlpha: Math.max(...nulls.map((c) => c.exactRate / c.alpha)),
-    maxObservedOverAlpha: Math.max(...nulls.map((c) => c.rate / c.alpha)),
-    violations: violations.length,
-    testLevel: level,
+    nullCells: test.nulls.length,
+    certifications: test.certifications,
+    falseCertificates: test.falseCertificates,
+    maxExactOverAlpha: test.maxExactOverAlpha,
+    maxObservedOverAlpha: test.maxObservedOverAlpha,
+    violations: test.violations.length,
+    testLevel: test.level,
     rows,
   };
 }
@@ -58,20 +56,19 @@ function sequentialMain(json: boolean): void {
   for (const hEff of SEQ_H) for (const nMax of SEQ_N_MAX) for (const pA of [hEff, hEff - (1 - hEff) / 4, hEff + (1 - hEff) / 2]) grid.push({ pA, hEff, nMax });
   const started = performance.now();
   const cells = simulateSequentialSoundness({ cells: grid, alphas: ALPHAS, replications, seed });
-  const { level, violations } = sequentialViolations(cells);
-  const nulls = cells.filter((c) => c.nullCell);
+  const test = nullCellTest(cells);
   const summary = {
     simulation: 'soundness of the sequential rule (ALGORITHM.md section 9): looks of sequentialSchedule, decideAtLook with futility beta 1e-3',
     replicationsPerCell: replications,
     seed: seed.toString(),
     cells: cells.length,
-    nullCells: nulls.length,
-    certifications: cells.reduce((s, c) => s + c.replications, 0),
-    falseCertificates: nulls.reduce((s, c) => s + c.falseCertificates, 0),
-    maxExactOverAlpha: Math.max(...nulls.map((c) => c.exactRate / c.alpha)),
-    maxObservedOverAlpha: Math.max(...nulls.map((c) => c.rate / c.alpha)),
-    testLevel: level,
-    violations: violations.length,
+    nullCells: test.nulls.length,
+    certifications: test.certifications,
+    falseCertificates: test.falseCertificates,
+    maxExactOverAlpha: test.maxExactOverAlpha,
+    maxObservedOverAlpha: test.maxObservedOverAlpha,
+    testLevel: test.level,
+    violations: test.violations.length,
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };
   if (json) {

@@ -6,7 +6,7 @@
 
 import { clopperPearsonLower } from '@glcert/stats';
 
-import { cpVerdict, formatSoundnessTable, simulateSoundness } from './lib/soundness';
+import { cpVerdict, formatSoundnessTable, nullCellTest, simulateSoundness } from './lib/soundness';
 
 const PAS = [0.9, 0.95, 0.99, 0.995, 0.999];
 const ALPHAS = [1e-3, 1e-2, 5e-2];
@@ -35,6 +35,18 @@ describe('soundness of the verdict rule (synthetic classifiers, known pA)', () =
     // the boundary cells at alpha = 5e-2 have real power: the false rate there is close to alpha
     const boundary = nulls.filter((c) => c.threshold === c.pA && c.alpha === 5e-2 && c.pA <= 0.95);
     for (const c of boundary) expect(c.exactRate).toBeGreaterThan(0.02);
+  });
+
+  it('nullCellTest (the verdict the simulations report) agrees, and flags an exact or a significant excess', () => {
+    const test = nullCellTest(cells);
+    expect(test.violations).toEqual([]);
+    expect(test.level).toBe(1e-3 / cells.filter((c) => c.nullCell).length);
+    const cell = { nullCell: true, alpha: 1e-3, replications: 20000, falseCertificates: 0, rate: 0, exactRate: 0 };
+    expect(nullCellTest([cell]).violations).toEqual([]);
+    const exactOver = { ...cell, exactRate: 1.01e-3 };
+    const observedOver = { ...cell, falseCertificates: 60, rate: 3e-3 }; // 60 / 20000 is far above 1e-3
+    expect(nullCellTest([cell, exactOver, observedOver]).violations).toEqual([exactOver, observedOver]);
+    expect(nullCellTest([{ ...observedOver, nullCell: false }]).violations).toEqual([]);
   });
 
   it('the simulation agrees with the exact binomial rates (it samples what it claims)', () => {

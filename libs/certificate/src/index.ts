@@ -42,7 +42,6 @@ export {
   SEQUENTIAL_SOUNDNESS_STREAM,
   formatSequentialTable,
   lookThresholds,
-  sequentialViolations,
   simulateSequentialSoundness,
   type LookThresholds,
   type SequentialCell,

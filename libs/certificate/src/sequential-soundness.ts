@@ -206,15 +206,6 @@ export function simulateSequentialSoundness(options: SequentialSoundnessOptions)
   return out;
 }
 
-/** The null cells' verdict with the fixed rule's test: exact rate <= alpha and the one-sided
- * Clopper-Pearson lower bound at 1e-3 / cells (Bonferroni) of the observed rate <= alpha. */
-export function sequentialViolations(cells: readonly SequentialCell[]): { level: number; violations: SequentialCell[] } {
-  const nulls = cells.filter((c) => c.nullCell);
-  const level = 1e-3 / Math.max(1, nulls.length);
-  const violations = nulls.filter((c) => c.exactRate > c.alpha || clopperPearsonLower(c.falseCertificates, c.replications, level) > c.alpha);
-  return { level, violations };
-}
-
 /** One line per cell. */
 export function formatSequentialTable(cells: readonly SequentialCell[]): string {
   const lines = ['     pA     h_eff  n_max   alpha   reps  certified  rate      exact     mean n   looks'];

@@ -147,6 +147,37 @@ export function simulateSoundness(options: SoundnessOptions): SoundnessCell[] {
   return cells;
 }
 
+/** What the false-certification test reads of a cell, of the fixed or the sequential rule. */
+export interface NullCellStats {
+  readonly nullCell: boolean;
+  readonly alpha: number;
+  readonly replications: number;
+  readonly falseCertificates: number;
+  readonly rate: number;
+  readonly exactRate: number;
+}
+
+/**
+ * The soundness verdict both simulations use: over the null cells (every certificate false), a
+ * violation is an exact rate above alpha or an observed rate significantly above alpha (one-sided
+ * Clopper-Pearson lower bound at 1e-3 / null cells, Bonferroni, above alpha). Also the totals the
+ * reports print.
+ */
+export function nullCellTest<C extends NullCellStats>(cells: readonly C[]) {
+  const nulls = cells.filter((c) => c.nullCell);
+  const level = 1e-3 / Math.max(1, nulls.length);
+  const violations = nulls.filter((c) => c.exactRate > c.alpha || clopperPearsonLower(c.falseCertificates, c.replications, level) > c.alpha);
+  return {
+    nulls,
+    level,
+    violations,
+    certifications: cells.reduce((s, c) => s + c.replications, 0),
+    falseCertificates: nulls.reduce((s, c) => s + c.falseCertificates, 0),
+    maxExactOverAlpha: Math.max(...nulls.map((c) => c.exactRate / c.alpha)),
+    maxObservedOverAlpha: Math.max(...nulls.map((c) => c.rate / c.alpha)),
+  };
+}
+
 /** A compact fixed-width table of the cells (one line each). */
 export function formatSoundnessTable(cells: readonly SoundnessCell[]): string {
   const lines = ['    pA  threshold   alpha   reps  certified  rate      exact     CI                   verdict'];
