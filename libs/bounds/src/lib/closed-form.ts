@@ -32,6 +32,18 @@ function maxAbs(lo: number, hi: number, x0: number): number {
   return Math.max(Math.abs(lo - x0), Math.abs(hi - x0));
 }
 
+/**
+ * The largest attack excursion on axis i over its sigma, in the coordinates where the smoothing is
+ * additive Gaussian (ln k for contrast, the raw parameter otherwise); 0 for an integer axis whose
+ * box holds no integer (nothing to certify there; validated boxes have integer ends).
+ */
+function scaledExcursion(spec: TransformSpec, sigma: readonly number[], lo: readonly number[], hi: readonly number[], i: number): number {
+  const [a, b] = extremes(lo[i], hi[i], spec.integerParams[i]);
+  if (a > b) return 0;
+  const m = spec.params[i] === 'k' ? maxAbs(Math.log(a), Math.log(b), 0) : maxAbs(a, b, spec.identity[i]);
+  return m / sigma[i];
+}
+
 /** Keys that have a closed form. */
 export const CLOSED_FORM_TRANSFORMS: readonly string[] = Object.freeze(['b', 't', 'bt', 'c', 'ct', 'g']);
 
@@ -59,9 +71,8 @@ export function closedFormThreshold(
   // b, t, bt, c, ct: additive Gaussian in (ln k for k, the raw parameter otherwise).
   let sq = 0;
   for (let i = 0; i < d; i++) {
-    const [a, b] = extremes(lo[i], hi[i], spec.integerParams[i]);
-    const m = spec.params[i] === 'k' ? maxAbs(Math.log(a), Math.log(b), 0) : maxAbs(a, b, spec.identity[i]);
-    sq += (m / sigma[i]) * (m / sigma[i]);
+    const x = scaledExcursion(spec, sigma, lo, hi, i);
+    sq += x * x;
   }
   const norm = Math.sqrt(sq);
   const coords = spec.params.map((p) => (p === 'k' ? 'ln k' : p)).join(', ');
@@ -118,12 +129,7 @@ export function thresholdFloor(
     axes = spec.params.map((_, i) => i).filter((i) => i !== b);
   } else return null;
   // additive Gaussian in (ln k | the raw parameter): Phi(max ||D^-1 delta||), scaled (no squares)
-  const scaled = axes.map((i) => {
-    const [a, b] = extremes(lo[i], hi[i], spec.integerParams[i]);
-    if (a > b) return 0; // no integer in the box on this axis: nothing to certify there
-    const m = spec.params[i] === 'k' ? maxAbs(Math.log(a), Math.log(b), 0) : maxAbs(a, b, spec.identity[i]);
-    return m / sigma[i];
-  });
+  const scaled = axes.map((i) => scaledExcursion(spec, sigma, lo, hi, i));
   const norm = norm2(scaled);
   const exact = key !== 'cb' && key !== 'cbt';
   return {
