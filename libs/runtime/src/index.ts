@@ -65,6 +65,7 @@ export type { CallContext, HandlerOptions } from './handlers';
 
 export { DEADLINE_MARGIN_MS, downstreamDeadline, unaryCall, sleep, shared, anySignal } from './call';
 export type { UnaryMethod, UnaryCallOptions } from './call';
+export { SharedWork } from './shared-work';
 
 export { deadlineToMs, callDeadline, remainingMs, deadlineIn, propagate, cancellationInterceptor, PARENT_CALL } from './deadline';
 export type { PropagateOptions, PropagatedCallOptions, ServerCall } from './deadline';

@@ -21,7 +21,7 @@ import {
   type BoundResult,
 } from '@glcert/bounds';
 import {
-  CancelledError,
+  SharedWork,
   createLogger,
   GlcertError,
   InvalidArgumentError,
@@ -151,16 +151,6 @@ function costError(message: string, reason: string, metadata: Record<string, str
   ]);
 }
 
-/** Rejects with `signal.reason` when `signal` aborts first. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 export function boundToProto(r: BoundResult): Bound {
   return {
     threshold: r.threshold,
@@ -184,13 +174,6 @@ export interface BoundsServiceHandle extends ServiceHandle {
   readonly pool: SolverPool;
 }
 
-interface Flight {
-  readonly result: Promise<BoundResult>;
-  /** Calls waiting for `result`. */
-  waiters: number;
-  readonly controller: AbortController;
-}
-
 /**
  * BoundService: a threshold per (threat model, settings), solved once and kept on disk.
  * Concurrent requests for the same key share one solve, which stops when its last caller goes
@@ -203,7 +186,7 @@ export async function startBoundsService(partial: Partial<BoundsConfig> = {}, op
   const cache = new BoundCache(config.cacheDir);
   const pool = new SolverPool(config.maxConcurrentSolves, config.maxQueuedSolves);
   /** Solves in progress by cache key: callers of the same key share one, counted so the last to leave stops it. */
-  const inFlight = new Map<string, Flight>();
+  const inFlight = new Map<string, SharedWork<BoundResult>>();
 
   const getThreshold = async (req: boundsV1.GetThresholdRequest, _call: unknown, ctx: CallContext): Promise<boundsV1.GetThresholdResponse> => {
     const parsed = parseRequest(req);
@@ -236,7 +219,8 @@ export async function startBoundsService(partial: Partial<BoundsConfig> = {}, op
     }
 
     let flight = inFlight.get(key);
-    if (!flight) {
+    // a solve whose callers all left is being stopped: this caller starts a new one
+    if (!flight || flight.abandoned) {
       // a new solve must be able to finish in its caller's time even at an optimistic rate
       const seconds = cost.cost / config.solveRate;
       const remaining = ctx.remainingMs();
@@ -249,35 +233,27 @@ export async function startBoundsService(partial: Partial<BoundsConfig> = {}, op
         );
       }
       log.info('solving bound', { key, transform: normalised.transform, ns: normalised.ns, grid: normalised.grid, estimated_cost: cost.cost });
-      const controller = new AbortController();
-      const result = pool.solve(request, controller.signal).then((r) => {
-        cache.put(r);
-        log.info('bound solved', { key, threshold: r.threshold, method: r.method, seconds: r.seconds });
-        return r;
-      });
-      const started = { result, waiters: 0, controller };
+      // shared by every caller of this key; the last to leave (cancellation or deadline) stops it
+      const started = new SharedWork((signal) =>
+        pool.solve(request, signal).then((r) => {
+          cache.put(r);
+          log.info('bound solved', { key, threshold: r.threshold, method: r.method, seconds: r.seconds });
+          return r;
+        }),
+      );
       const forget = (): void => {
         if (inFlight.get(key) === started) inFlight.delete(key);
       };
-      result.then(forget, forget);
+      started.result.then(forget, forget);
+      started.signal.addEventListener('abort', () => log.info('bound solve abandoned', { key }), { once: true });
       inFlight.set(key, started);
       flight = started;
     }
 
-    const mine = flight;
-    mine.waiters++;
     try {
-      return { bound: boundToProto(await abortable(mine.result, ctx.signal)), cacheHit: false };
+      return { bound: boundToProto(await flight.join(ctx.signal)), cacheHit: false };
     } catch (err) {
       throw solverError(err, parsed, log);
-    } finally {
-      mine.waiters--;
-      if (mine.waiters === 0 && ctx.signal.aborted && inFlight.get(key) === mine) {
-        // the last caller has gone: stop the solve (a later caller starts afresh)
-        inFlight.delete(key);
-        log.info('bound solve abandoned', { key });
-        mine.controller.abort(new CancelledError('every caller of this solve has gone'));
-      }
     }
   };
 

@@ -8,12 +8,12 @@ import {
   preview,
   rejectViolations,
   ResourceExhaustedError,
+  SharedWork,
   UnavailableError,
   Violations,
   type CallContext,
 } from '@glcert/runtime';
 import { certifyInput, getModel, inSpan, lookupBound, requestFingerprint, type CertifierCore, type DeadlineSource } from './core';
-import { SharedWork } from './request-cache';
 import { drawSeed } from './seeds';
 import { checkInput, checkSeed, checkSettings, settingsIdentifierViolations } from './validate';
 
