@@ -37,7 +37,7 @@ async function fakeSampler(behaviour: { sha?: string; unavailable?: boolean }): 
   const fake = { calls: 0 } as Fake;
   const metadata: inferenceV1.ModelMetadata = {
     name: 'm', version: '1', sha256: behaviour.sha ?? SHA, inputName: 'input', inputShape: [-1n, 1n, 2n, 2n], channels: 1,
-    valueMin: 0, valueMax: 1, classNames: ['a', 'b'], preprocessing: '', executionProvider: 'cpu', maxBatchSize: 8,
+    valueMin: 0, valueMax: 1, classNames: ['a', 'b'], preprocessing: '', executionProvider: 'cpu', maxBatchSize: 8, transforms: [],
   };
   const implementation: SamplingServiceServer = {
     getModel: unaryHandler(async () => {

@@ -1,10 +1,32 @@
-import { BatcherClosedError, type BatchInfo, type BatchOutput, CancelledError, DynamicBatcher, QueueFullError } from './batcher';
+import { applyTransformBatch, TRANSFORMS } from '@glcert/transforms';
+import { BatcherClosedError, type BatchInfo, type BatchOutput, type BatchPart, CancelledError, DynamicBatcher, QueueFullError, type TransformedImages } from './batcher';
 
 // A fake model over 2-element "images": logits are (x0, x1, x0 + x1); the label is the argmax.
 const ELEMENTS = 2;
 const CLASSES = 3;
 
-function forward(input: Float32Array): BatchOutput {
+/** The images of a batch: as given, or built from its parts as a worker does. */
+function materialize(input: Float32Array | readonly BatchPart[]): Float32Array {
+  if (input instanceof Float32Array) return input;
+  const chunks = input.map((part) => {
+    if ('pixels' in part) return part.pixels;
+    const { transformed, start, count } = part;
+    const d = TRANSFORMS[transformed.key].params.length;
+    const out = new Float32Array(count * ELEMENTS);
+    applyTransformBatch(transformed.key, transformed.image, { channels: 1, height: 1, width: ELEMENTS }, transformed.params.subarray(start * d, (start + count) * d), count, out);
+    return out;
+  });
+  const all = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
+}
+
+function forward(batch: Float32Array | readonly BatchPart[]): BatchOutput {
+  const input = materialize(batch);
   const images = input.length / ELEMENTS;
   const logits = new Float32Array(images * CLASSES);
   const labels = new Int32Array(images);
@@ -20,9 +42,9 @@ function forward(input: Float32Array): BatchOutput {
 /** A runner whose batches complete only when the test releases them. */
 function manualRunner() {
   const calls: Array<{ input: Float32Array; info: BatchInfo; release: () => void; fail: (e: Error) => void }> = [];
-  const run = (input: Float32Array, info: BatchInfo) =>
+  const run = (input: Float32Array | readonly BatchPart[], info: BatchInfo) =>
     new Promise<BatchOutput>((resolve, reject) => {
-      const copy = input.slice();
+      const copy = materialize(input).slice();
       calls.push({ input: copy, info, release: () => resolve(forward(copy)), fail: reject });
     });
   return { calls, run };
@@ -201,7 +223,7 @@ describe('DynamicBatcher', () => {
   });
 
   it('hands the runner a request buffer without copying when one request fills the batch', async () => {
-    const seen: Float32Array[] = [];
+    const seen: Array<Float32Array | readonly BatchPart[]> = [];
     const batcher = new DynamicBatcher({
       model: 'm', imageElements: ELEMENTS, maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 100, maxInFlight: 1,
       run: async (input) => { seen.push(input); return forward(input); },
@@ -215,7 +237,7 @@ describe('DynamicBatcher', () => {
     const seen: Float32Array[] = [];
     const batcher = new DynamicBatcher({
       model: 'm', imageElements: ELEMENTS, maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 100, maxInFlight: 1,
-      run: async (input) => { seen.push(input); return forward(input); },
+      run: async (input) => { seen.push(input as Float32Array); return forward(input); },
     });
     const inMessage = (seed: number, n: number) => {
       const view = new Float32Array(new ArrayBuffer(16 + n * ELEMENTS * 4), 16, n * ELEMENTS);
@@ -230,6 +252,43 @@ describe('DynamicBatcher', () => {
     expect(seen[1]).not.toBe(notHanded);
     expect(seen[1].byteOffset).toBe(0);
     expect(Array.from(seen[1])).toEqual(Array.from(notHanded));
+  });
+
+  it('splits and merges transformed requests like images, and every caller gets the labels of its own images', async () => {
+    const { calls, run } = manualRunner();
+    let clock = 0;
+    const batcher = new DynamicBatcher({ model: 'm', imageElements: ELEMENTS, maxBatchSize: 4, maxQueueDelayMs: 5, maxQueueSize: 100, maxInFlight: 1, run, now: () => clock });
+    // brightness offsets that move the argmax: image (1, -2) + b is class 0 or 2 depending on b
+    const transformed: TransformedImages = { key: 'b', image: Float32Array.from([1, -2]), params: Float64Array.from([0, 5, -1.5, 2.5, 10, 0.25]) };
+    const expected = forward(materialize([{ transformed, start: 0, count: 6 }]));
+    const pixels = images(3, 3);
+    const first = batcher.submit(images(1, 1), 1);
+    const t = batcher.submit(transformed, 6);
+    const last = batcher.submit(pixels, 3);
+    // 1 + 6 + 3 images in batches of 4: [pixels 1 | rows 0-2], [rows 3-5 | pixels 0], [pixels 1-2]
+    expect(calls).toHaveLength(1);
+    calls[0].release();
+    await tick();
+    calls[1].release();
+    await tick();
+    clock = 10;
+    await tick();
+    await new Promise((r) => setTimeout(r, 10));
+    calls[2]?.release();
+    const [a, b, c] = await Promise.all([first, t, last]);
+    expect(Array.from(b.labels)).toEqual(Array.from(expected.labels));
+    expect(new Set(b.labels).size).toBe(2);
+    expect(Array.from(b.logits)).toEqual(Array.from(expected.logits));
+    expect(Array.from(a.labels)).toEqual(Array.from(forward(images(1, 1)).labels));
+    expect(Array.from(c.labels)).toEqual(Array.from(forward(pixels).labels));
+    expect(calls.map((x) => x.info.images)).toEqual([4, 4, 2]);
+  });
+
+  it('refuses transformed images whose image or parameters do not make the count', async () => {
+    const batcher = new DynamicBatcher({ model: 'm', imageElements: ELEMENTS, maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 100, maxInFlight: 1, run: async (input) => forward(input) });
+    await expect(batcher.submit({ key: 'b', image: new Float32Array(3), params: new Float64Array(2) }, 2)).rejects.toThrow(RangeError);
+    await expect(batcher.submit({ key: 'cb', image: new Float32Array(2), params: new Float64Array(3) }, 2)).rejects.toThrow(RangeError);
+    await expect(batcher.submit({ key: 'cb', image: new Float32Array(2), params: Float64Array.from([1, 0, 2, 0]) }, 2)).resolves.toMatchObject({ classes: CLASSES });
   });
 
   it('reports the queue delay of the oldest image', async () => {

@@ -14,10 +14,15 @@
 // once with QueueFullError (RESOURCE_EXHAUSTED), never buffered. An aborted request leaves the
 // queue immediately; its images that were not yet dispatched never run.
 //
+// A request may also be N transforms of one image (ClassifyRequest.transformed): it is queued,
+// split and merged like N images, but a batch holding any of it reaches the runner as parts
+// (images as they are, and row ranges of transforms) that the worker turns into one input.
+//
 // No ONNX or telemetry here: the runner is injected, which keeps this unit-testable. An aborted
 // request rejects with the runtime's CancelledError (CANCELLED on the wire), the one every
 // service uses.
 import { CancelledError } from '@glcert/runtime';
+import { TRANSFORMS, type TransformKey } from '@glcert/transforms';
 
 export { CancelledError };
 
@@ -42,13 +47,29 @@ export interface BatchInfo {
   contexts: unknown[];
 }
 
+/** N transforms of one image: image i is family `key` at row i of `params` (N x d). */
+export interface TransformedImages {
+  key: TransformKey;
+  /** One image, C x H x W. */
+  image: Float32Array;
+  /** Resolved parameters, row-major N x d. */
+  params: Float64Array;
+}
+
 /**
- * Runs one batch. `input` holds `images` images back to back and is owned by the runner: it
- * may transfer (detach) its buffer. It is a Float32Array over an unshared ArrayBuffer that
- * holds nothing else the runner must keep: the whole buffer, or (a request submitted with
- * `transfer`) the request's own message around it.
+ * One piece of a batch that holds transformed images: `pixels` (a view into a request's
+ * images; not owned, copy before keeping it) or rows [start, start + count) of `transformed`.
  */
-export type BatchRunner = (input: Float32Array, info: BatchInfo) => Promise<BatchOutput>;
+export type BatchPart = { pixels: Float32Array } | { transformed: TransformedImages; start: number; count: number };
+
+/**
+ * Runs one batch of `info.images` images. As a Float32Array (every image sent as pixels), `input`
+ * holds them back to back and is owned by the runner: it may transfer (detach) its buffer. It is
+ * over an unshared ArrayBuffer that holds nothing else the runner must keep: the whole buffer,
+ * or (a request submitted with `transfer`) the request's own message around it. As parts (the
+ * batch holds transformed images), the images are the parts' in order.
+ */
+export type BatchRunner = (input: Float32Array | readonly BatchPart[], info: BatchInfo) => Promise<BatchOutput>;
 
 export interface BatcherOptions {
   /** Model name, for messages. */
@@ -120,7 +141,7 @@ export interface BatcherStats {
 }
 
 interface Pending {
-  data: Float32Array;
+  data: Float32Array | TransformedImages;
   images: number;
   /** Index of the first image not yet dispatched. */
   next: number;
@@ -188,11 +209,15 @@ export class DynamicBatcher {
    * the runner's error if a batch holding any of its images fails. `data` must not be modified
    * until the promise settles.
    */
-  submit(data: Float32Array, images: number, options: SubmitOptions = {}): Promise<ClassifyResult> {
+  submit(data: Float32Array | TransformedImages, images: number, options: SubmitOptions = {}): Promise<ClassifyResult> {
     const { model, imageElements, maxQueueSize } = this.options;
     if (!Number.isSafeInteger(images) || images < 1) return Promise.reject(new RangeError(`images must be an integer >= 1, got ${images}`));
-    if (data.length !== images * imageElements) {
-      return Promise.reject(new RangeError(`data has ${data.length} values; ${images} images need ${images * imageElements}`));
+    if (data instanceof Float32Array) {
+      if (data.length !== images * imageElements) {
+        return Promise.reject(new RangeError(`data has ${data.length} values; ${images} images need ${images * imageElements}`));
+      }
+    } else if (data.image.length !== imageElements || data.params.length !== images * TRANSFORMS[data.key].params.length) {
+      return Promise.reject(new RangeError(`transformed images: ${data.image.length} values per image and ${data.params.length} parameters do not make ${images} images`));
     }
     if (this.closed !== undefined) return Promise.reject(new BatcherClosedError(this.closed));
     const { signal } = options;
@@ -222,7 +247,7 @@ export class DynamicBatcher {
         done: 0,
         enqueuedAt: this.now(),
         context: options.context,
-        transfer: options.transfer === true && !isShared(data),
+        transfer: options.transfer === true && data instanceof Float32Array && !isShared(data),
         settled: false,
         resolve,
         reject,
@@ -359,18 +384,26 @@ export class DynamicBatcher {
       });
   }
 
-  /** The batch input: a whole request's own buffer (or its transferable view) when possible (no copy), else a fresh copy. */
-  private assemble(segments: Segment[], images: number, imageElements: number): Float32Array {
+  /**
+   * The batch input: parts when it holds transformed images; else a whole request's own buffer
+   * (or its transferable view) when possible (no copy), else a fresh copy.
+   */
+  private assemble(segments: Segment[], images: number, imageElements: number): Float32Array | BatchPart[] {
+    if (segments.some((s) => !(s.request.data instanceof Float32Array))) {
+      return segments.map(({ request: { data }, start, count }) =>
+        data instanceof Float32Array ? { pixels: data.subarray(start * imageElements, (start + count) * imageElements) } : { transformed: data, start, count },
+      );
+    }
     if (segments.length === 1) {
       const { request, start, count } = segments[0];
-      const data = request.data;
+      const data = request.data as Float32Array;
       const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !isShared(data);
       if (start === 0 && count === request.images && (whole || request.transfer)) return data;
     }
     const input = new Float32Array(images * imageElements);
     let offset = 0;
     for (const { request, start, count } of segments) {
-      input.set(request.data.subarray(start * imageElements, (start + count) * imageElements), offset);
+      input.set((request.data as Float32Array).subarray(start * imageElements, (start + count) * imageElements), offset);
       offset += count * imageElements;
     }
     return input;

@@ -13,6 +13,7 @@ function encode(m: {
   returnLogits?: boolean;
   unknown?: boolean;
   twice?: boolean;
+  transformed?: { params: number[]; key: string; first: boolean };
 }): Uint8Array {
   const tensor = new BinaryWriter();
   if (m.shape) {
@@ -29,12 +30,20 @@ function encode(m: {
   if (m.raw) tensor.uint32(26).bytes(m.raw);
   const t = tensor.finish();
   const w = new BinaryWriter();
+  const transformed = (): void => {
+    if (!m.transformed) return;
+    const { params, key } = m.transformed;
+    const image = { shape: [1n, 2n], dataType: DataType.DATA_TYPE_FLOAT32, rawContents: Buffer.from([0, 0, 128, 63, 0, 0, 0, 0]) };
+    inferenceV1.TransformedInputs.encode({ image, transform: key, parameters: params }, w.uint32(34).fork()).join();
+  };
+  if (m.transformed?.first) transformed();
   if (m.unknown) w.uint32((7 << 3) | 0).uint64(12345n);
   if (m.model !== undefined) w.uint32(10).string(m.model);
   if (m.twice) w.uint32(18).bytes(new BinaryWriter().uint32(16).int32(3).finish());
   w.uint32(18).bytes(t);
   if (m.returnLogits !== undefined) w.uint32(24).bool(m.returnLogits);
   if (m.unknown) w.uint32((8 << 3) | 5).fixed32(7);
+  if (m.transformed && !m.transformed.first) transformed();
   return w.finish();
 }
 
@@ -51,6 +60,7 @@ describe('decodeClassifyRequest', () => {
           returnLogits: fc.option(fc.boolean(), { nil: undefined }),
           unknown: fc.boolean(),
           twice: fc.boolean(),
+          transformed: fc.option(fc.record({ params: fc.array(fc.double(), { maxLength: 8 }), key: fc.string({ maxLength: 4 }), first: fc.boolean() }), { nil: undefined }),
         }),
         (m) => {
           const bytes = encode(m);
@@ -61,6 +71,8 @@ describe('decodeClassifyRequest', () => {
           expect(ours.inputs?.shape).toEqual(theirs.inputs?.shape);
           expect(ours.inputs?.dataType).toBe(theirs.inputs?.dataType);
           expect(Buffer.compare(ours.inputs!.rawContents, theirs.inputs!.rawContents)).toBe(0);
+          expect(ours.transformed).toEqual(theirs.transformed);
+          if (m.transformed) expect(ours.transformed?.parameters).toEqual(m.transformed.params);
         },
       ),
       { numRuns: 300 },

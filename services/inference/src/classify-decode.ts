@@ -8,10 +8,11 @@
 // to a worker thread.
 //
 // Same result as the generated ClassifyRequest.decode for every input (classify-decode.spec.ts):
-// fields 1-3 of ClassifyRequest and 1-3 of Tensor, packed or unpacked shape, later scalars win,
+// fields 1-4 of ClassifyRequest and 1-3 of Tensor, packed or unpacked shape, later scalars win,
 // a repeated `inputs` replaces the earlier one (as the generated code does), unknown fields skipped.
+// `transformed` (one image and N x d numbers, small) goes through the generated decoder.
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { DataType, type inferenceV1, type Tensor } from '@glcert/contracts';
+import { DataType, inferenceV1, type Tensor } from '@glcert/contracts';
 
 function decodeTensor(reader: BinaryReader, length: number): Tensor {
   const end = reader.pos + length;
@@ -47,7 +48,7 @@ function decodeTensor(reader: BinaryReader, length: number): Tensor {
 /** ClassifyRequest from its wire bytes; `inputs.rawContents` is a view into `bytes` (no copy). */
 export function decodeClassifyRequest(bytes: Uint8Array): inferenceV1.ClassifyRequest {
   const reader = new BinaryReader(bytes);
-  const message: inferenceV1.ClassifyRequest = { model: '', inputs: undefined, returnLogits: false };
+  const message: inferenceV1.ClassifyRequest = { model: '', inputs: undefined, returnLogits: false, transformed: undefined };
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     const field = tag >>> 3;
@@ -62,6 +63,10 @@ export function decodeClassifyRequest(bytes: Uint8Array): inferenceV1.ClassifyRe
     }
     if (field === 3 && wire === WireType.Varint) {
       message.returnLogits = reader.bool();
+      continue;
+    }
+    if (field === 4 && wire === WireType.LengthDelimited) {
+      message.transformed = inferenceV1.TransformedInputs.decode(reader, reader.uint32());
       continue;
     }
     if (wire === WireType.EndGroup || tag === 0) break;

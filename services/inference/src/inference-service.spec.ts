@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import { DataType, encodeFloat32Tensor, inferenceV1 } from '@glcert/contracts';
 import { checkHealth, createLogger, decodeStatus, type Logger } from '@glcert/runtime';
+import { applyTransformBatch } from '@glcert/transforms';
 import { INFERENCE_SERVICE_NAME } from './config';
 import { INTRA_OP_THREADS_HEADER, type RunningInferenceService, startInferenceService, WORKERS_HEADER } from './inference-service';
 import { classify, classifyImages, connect, getModelMetadata, listModels, randomImages, type TestClients } from './testing/client';
@@ -144,6 +145,59 @@ describe('InferenceService over loopback', () => {
         );
         expect(err.details).toMatch(/finite.*element 70 \(image 1\)/);
       }
+    });
+
+    it('builds transformed inputs itself: the same logits as the images built by the caller, merged with other requests', async () => {
+      const image = randomImages(1, RGB, 21);
+      const shape = { channels: RGB[0], height: RGB[1], width: RGB[2] };
+      // 70 samples of contrast + brightness + translation (d = 4): more than one batch of 64
+      const n = 70;
+      const params = new Float64Array(n * 4);
+      for (let i = 0; i < n; i++) params.set([0.5 + (i % 7) / 5, (i % 5) / 10 - 0.2, (i % 9) - 4, (i % 4) - 2], i * 4);
+      const built = new Float32Array(n * RGB[0] * RGB[1] * RGB[2]);
+      applyTransformBatch('cbt', image, shape, params, n, built);
+      const expected = await directRun(repo.onnx.get('rgb-net')!, built, RGB);
+      const transformed = { image: encodeFloat32Tensor(image, RGB), transform: 'cbt', parameters: Array.from(params) };
+      const [res, other] = await Promise.all([
+        classify(clients.inference, { model: 'rgb-net', transformed, returnLogits: true }),
+        classifyImages(clients.inference, 'rgb-net', built.subarray(0, 3 * RGB[0] * RGB[1] * RGB[2]), RGB),
+      ]);
+      expect(Array.from(logitsOf(res))).toEqual(Array.from(expected));
+      expect(res.labels).toEqual(argmaxRows(expected, 10));
+      expect(new Set(res.labels).size).toBeGreaterThan(1);
+      expect(other.labels).toEqual(res.labels.slice(0, 3));
+      // [1, C, H, W] is one image too
+      const four = await classify(clients.inference, { model: 'rgb-net', transformed: { ...transformed, image: encodeFloat32Tensor(image, [1, ...RGB]) } });
+      expect(four.labels).toEqual(res.labels);
+    });
+
+    it('lists the families it builds, and rejects malformed transformed inputs with INVALID_ARGUMENT naming the field', async () => {
+      const { metadata } = await getModelMetadata(clients.inference, 'grey-net');
+      expect(metadata!.transforms).toEqual(['b', 'c', 'cb', 'g', 'gc', 't', 'bt', 'ct', 'cbt']);
+      const image = randomImages(1, GREY, 3);
+      const good = { image: encodeFloat32Tensor(image, GREY), transform: 'cb', parameters: [1, 0, 1.2, 0.1] };
+      const call = (over: Partial<typeof good>, inputs?: ReturnType<typeof encodeFloat32Tensor>) =>
+        classify(clients.inference, { model: 'grey-net', transformed: { ...good, ...over }, inputs });
+      expect((await call({})).labels).toHaveLength(2);
+      await expectStatus(call({}, encodeFloat32Tensor(image, [1, ...GREY])), grpc.status.INVALID_ARGUMENT, 'transformed');
+      await expectStatus(call({ image: undefined }), grpc.status.INVALID_ARGUMENT, 'transformed.image');
+      await expectStatus(call({ image: encodeFloat32Tensor(randomImages(2, GREY, 3), [2, ...GREY]) }), grpc.status.INVALID_ARGUMENT, 'transformed.image.shape');
+      await expectStatus(call({ image: encodeFloat32Tensor(new Float32Array(48), [3, 4, 4]) }), grpc.status.INVALID_ARGUMENT, 'transformed.image.shape');
+      const nan = image.slice();
+      nan[5] = NaN;
+      await expectStatus(call({ image: encodeFloat32Tensor(nan, GREY) }), grpc.status.INVALID_ARGUMENT, 'transformed.image.raw_contents');
+      await expectStatus(call({ image: { ...good.image, rawContents: good.image.rawContents.subarray(4) } }), grpc.status.INVALID_ARGUMENT, 'transformed.image.raw_contents');
+      for (const transform of ['', 'r', 'blur', 'x'.repeat(1 << 16)]) {
+        const err = await expectStatus(call({ transform }), grpc.status.INVALID_ARGUMENT, 'transformed.transform');
+        expect(err.details.length).toBeLessThan(300);
+      }
+      for (const parameters of [[], [1, 0, 1], [NaN, 0], [1, Infinity], [0, 0], [1e300, 0], [1, 1e5], [-1, 0]]) {
+        await expectStatus(call({ parameters }), grpc.status.INVALID_ARGUMENT, 'transformed.parameters');
+      }
+      // the extremes of the domain give finite logits
+      const extreme = await classify(clients.inference, { model: 'grey-net', transformed: { ...good, transform: 'gc', parameters: [10, 1e8, 1e-300, 1e-8] }, returnLogits: true });
+      expect(Array.from(logitsOf(extreme)).every((v) => !Number.isNaN(v))).toBe(true);
+      expect((await call({})).labels).toHaveLength(2);
     });
 
     it('answers NOT_FOUND naming an unknown model', async () => {

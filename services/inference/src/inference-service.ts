@@ -36,7 +36,7 @@ import {
 import { INFERENCE_SERVICE_NAME, type InferenceConfig, SERVICE_NAME, withDefaults } from './config';
 import { loadModelRepository, type ModelEntry } from './model-repository';
 import { decodeClassifyRequest } from './classify-decode';
-import { decodeClassifyInputs } from './validation';
+import { decodeClassifyRequestInputs, SIDECAR_TRANSFORMS } from './validation';
 import { WorkerPool, WorkerUnavailableError } from './worker-pool';
 
 const TRACER = '@glcert/inference';
@@ -112,6 +112,7 @@ function metadataOf(entry: ModelEntry, provider: string, config: InferenceConfig
     preprocessing: entry.preprocessing,
     executionProvider: provider,
     maxBatchSize: config.maxBatchSize,
+    transforms: [...SIDECAR_TRANSFORMS],
   };
 }
 
@@ -188,12 +189,17 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
     classify: unaryHandler<inferenceV1.ClassifyRequest, inferenceV1.ClassifyResponse>(
       async (request, _call, ctx) => {
         const model = served(request.model, 'model');
-        const { data, images } = decodeClassifyInputs(request.inputs, model.entry);
+        const inputs = decodeClassifyRequestInputs(request, model.entry);
+        const { images } = inputs;
         ctx.throwIfDone();
         // a view into grpc-js' own buffer of this message (Buffer.concat makes a fresh one per
         // message over 4 KiB, and drops it after deserializing) may go to a worker as it is
+        const data = inputs.kind === 'pixels' ? inputs.data : inputs.transformed;
         const transfer =
-          data.buffer === request.inputs?.rawContents.buffer && data.byteLength >= 8192 && data.buffer.byteLength - data.byteLength <= MESSAGE_SLACK_BYTES;
+          data instanceof Float32Array &&
+          data.buffer === request.inputs?.rawContents.buffer &&
+          data.byteLength >= 8192 &&
+          data.buffer.byteLength - data.byteLength <= MESSAGE_SLACK_BYTES;
         let result;
         try {
           result = await model.batcher.submit(data, images, { signal: ctx.signal, context: otelContext.active(), transfer });

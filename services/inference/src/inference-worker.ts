@@ -6,7 +6,8 @@
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { LoadedModel, RunRequest, WorkerModelSpec, WorkerRequest, WorkerResponse } from './worker-protocol';
+import { applyTransformBatch, TRANSFORMS, TransformScratch } from '@glcert/transforms';
+import type { LoadedModel, RunPartsRequest, RunRequest, WorkerModelSpec, WorkerRequest, WorkerResponse } from './worker-protocol';
 
 interface Loaded {
   session: ort.InferenceSession;
@@ -83,42 +84,84 @@ async function load(models: WorkerModelSpec[], intraOpNumThreads: number): Promi
   }
 }
 
+function loadedModel(model: string): Loaded {
+  const loaded = sessions.get(model);
+  if (!loaded) throw new Error(`model '${model}' is not loaded in this worker`);
+  return loaded;
+}
+
 async function run(request: RunRequest): Promise<void> {
   const { id, model, images } = request;
   try {
-    const loaded = sessions.get(model);
-    if (!loaded) throw new Error(`model '${model}' is not loaded in this worker`);
+    const loaded = loadedModel(model);
     const [c, h, w] = loaded.spec.chw;
-    const input = new ort.Tensor('float32', new Float32Array(request.input, request.byteOffset, images * c * h * w), [images, c, h, w]);
-    const started = performance.now();
-    const outputs = await loaded.session.run({ [loaded.spec.inputName]: input }, [loaded.outputName]);
-    const computeMs = performance.now() - started;
-    const output = outputs[loaded.outputName];
-    if (output.type !== 'float32') throw new Error(`model '${model}': output '${loaded.outputName}' is ${output.type}, expected float32`);
-    const data = output.data as Float32Array;
-    const classes = loaded.spec.classes;
-    if (data.length !== images * classes) {
-      throw new Error(`model '${model}': output '${loaded.outputName}' has shape [${output.dims.join(', ')}], expected [${images}, ${classes}]`);
-    }
-    const labels = new Int32Array(images);
-    for (let i = 0; i < images; i++) {
-      let best = 0;
-      let bestValue = data[i * classes];
-      for (let k = 1; k < classes; k++) {
-        const v = data[i * classes + k];
-        if (v > bestValue) {
-          best = k;
-          bestValue = v;
-        }
-      }
-      labels[i] = best;
-    }
-    // Move the logits when the output owns its whole buffer (it does in onnxruntime-node 1.30).
-    const logits = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-    reply({ type: 'result', id, logits: logits.buffer as ArrayBuffer, labels: labels.buffer, classes, computeMs }, [logits.buffer as ArrayBuffer, labels.buffer]);
+    await forward(id, loaded, new Float32Array(request.input, request.byteOffset, images * c * h * w), images);
   } catch (err) {
     reply({ type: 'run-failed', id, message: errorText(err) });
   }
+}
+
+/** This worker's batch input, reused from batch to batch (one batch at a time per worker). */
+let assembled = new Float32Array(0);
+const scratch = new TransformScratch();
+
+/** A batch holding transformed images: built here, into the reused input, then run. */
+async function runParts(request: RunPartsRequest): Promise<void> {
+  const { id, model, images } = request;
+  try {
+    const loaded = loadedModel(model);
+    const [channels, height, width] = loaded.spec.chw;
+    const elements = channels * height * width;
+    if (assembled.length < images * elements) assembled = new Float32Array(images * elements);
+    let at = 0;
+    for (const part of request.parts) {
+      if ('pixels' in part) {
+        assembled.set(part.pixels, at * elements);
+        at += part.pixels.length / elements;
+      } else {
+        const count = part.params.length / TRANSFORMS[part.key].params.length;
+        applyTransformBatch(part.key, part.image, { channels, height, width }, part.params, count, assembled.subarray(at * elements, (at + count) * elements), scratch);
+        at += count;
+      }
+    }
+    if (at !== images) throw new Error(`batch parts hold ${at} images, expected ${images}`);
+    await forward(id, loaded, assembled.subarray(0, images * elements), images);
+  } catch (err) {
+    reply({ type: 'run-failed', id, message: errorText(err) });
+  }
+}
+
+/** The forward pass of `images` images in `data`, argmax, and the reply. */
+async function forward(id: number, loaded: Loaded, input: Float32Array, images: number): Promise<void> {
+  const model = loaded.spec.name;
+  const [c, h, w] = loaded.spec.chw;
+  const tensor = new ort.Tensor('float32', input, [images, c, h, w]);
+  const started = performance.now();
+  const outputs = await loaded.session.run({ [loaded.spec.inputName]: tensor }, [loaded.outputName]);
+  const computeMs = performance.now() - started;
+  const output = outputs[loaded.outputName];
+  if (output.type !== 'float32') throw new Error(`model '${model}': output '${loaded.outputName}' is ${output.type}, expected float32`);
+  const data = output.data as Float32Array;
+  const classes = loaded.spec.classes;
+  if (data.length !== images * classes) {
+    throw new Error(`model '${model}': output '${loaded.outputName}' has shape [${output.dims.join(', ')}], expected [${images}, ${classes}]`);
+  }
+  const labels = new Int32Array(images);
+  for (let i = 0; i < images; i++) {
+    let best = 0;
+    let bestValue = data[i * classes];
+    for (let k = 1; k < classes; k++) {
+      const v = data[i * classes + k];
+      if (v > bestValue) {
+        best = k;
+        bestValue = v;
+      }
+    }
+    labels[i] = best;
+  }
+  // Move the logits when the output owns its whole buffer (it does in onnxruntime-node 1.30).
+  const logits = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  reply({ type: 'result', id, logits: logits.buffer as ArrayBuffer, labels: labels.buffer, classes, computeMs }, [logits.buffer as ArrayBuffer, labels.buffer]);
 }
 
 /**
@@ -150,6 +193,9 @@ port.on('message', (message: WorkerRequest) => {
       break;
     case 'run':
       void run(message);
+      break;
+    case 'run-parts':
+      void runParts(message);
       break;
     case 'close':
       void close();

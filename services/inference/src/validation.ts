@@ -1,8 +1,11 @@
 // Validation of Classify inputs against a model. Every rejection is INVALID_ARGUMENT naming
 // the offending request field (AIP-193 BadRequest field violation): `inputs`,
-// `inputs.data_type`, `inputs.shape` or `inputs.raw_contents`.
-import { DataType, decodeFloat32Tensor, type Tensor, TensorFormatError } from '@glcert/contracts';
+// `inputs.data_type`, `inputs.shape` or `inputs.raw_contents`; for transformed inputs
+// `transformed.image.*`, `transformed.transform` or `transformed.parameters`.
+import { DataType, decodeFloat32Tensor, type inferenceV1, type Tensor, TensorFormatError } from '@glcert/contracts';
 import { InvalidArgumentError } from '@glcert/runtime';
+import { imageValueProblem, isTransformKey, resolvedParamsProblem, TRANSFORM_KEYS, TRANSFORMS, type TransformKey } from '@glcert/transforms';
+import type { TransformedImages } from './batcher';
 import { float32View } from './classify-decode';
 import type { ModelEntry } from './model-repository';
 
@@ -73,4 +76,56 @@ export function decodeClassifyInputs(inputs: Tensor | undefined, model: ModelEnt
     );
   }
   return { data: decoded.data, images: decoded.shape[0] };
+}
+
+/**
+ * The families the sidecar builds itself (ModelMetadata.transforms): each costs a bounded
+ * amount per pixel. Not blur: its cost grows with the sampled variance, and a worker cannot stop
+ * inside a batch once it started, so the sampler builds blurs in slices it can stop between.
+ */
+export const SIDECAR_TRANSFORMS: readonly TransformKey[] = Object.freeze(TRANSFORM_KEYS.filter((k) => k !== 'r'));
+
+/** What Classify runs: images as sent, or N transforms of one image built in a worker. */
+export type ClassifyInputs = { kind: 'pixels'; data: Float32Array; images: number } | { kind: 'transformed'; transformed: TransformedImages; images: number };
+
+/** Exactly one of `inputs` and `transformed`, checked against `model`. */
+export function decodeClassifyRequestInputs(request: inferenceV1.ClassifyRequest, model: ModelEntry): ClassifyInputs {
+  if (request.transformed !== undefined) {
+    if (request.inputs !== undefined) throw new InvalidArgumentError('transformed', 'set either inputs or transformed, not both');
+    const transformed = decodeTransformedInputs(request.transformed, model);
+    return { kind: 'transformed', transformed, images: transformed.params.length / TRANSFORMS[transformed.key].params.length };
+  }
+  return { kind: 'pixels', ...decodeClassifyInputs(request.inputs, model) };
+}
+
+/**
+ * Checks `transformed` against `model`: the image is one [C, H, W] (or [1, C, H, W]) float32
+ * image in the pixel domain, the family is known, and the N x d parameters lie in
+ * RESOLVED_DOMAINS, so every pixel the worker builds is a finite float32 (libs/transforms).
+ */
+export function decodeTransformedInputs(t: inferenceV1.TransformedInputs, model: ModelEntry): TransformedImages {
+  if (!t.image) throw new InvalidArgumentError('transformed.image', 'is required: one float32 [C, H, W] image');
+  const { channels, height, width } = model;
+  const dims = t.image.shape.length === 4 && BigInt(t.image.shape[0]) === 1n ? t.image.shape.slice(1) : t.image.shape;
+  if (dims.length !== 3 || BigInt(dims[0]) !== BigInt(channels) || BigInt(dims[1]) !== BigInt(height) || BigInt(dims[2]) !== BigInt(width)) {
+    throw new InvalidArgumentError('transformed.image.shape', `model '${model.name}' takes one image of [${channels}, ${height}, ${width}], got [${t.image.shape.slice(0, 5).join(', ')}]`);
+  }
+  let image: Float32Array;
+  try {
+    // a copy: the image is small, and it outlives the message (it is posted to a worker per batch)
+    image = decodeFloat32Tensor({ ...t.image, shape: dims }, [channels, height, width]).data.slice();
+  } catch (err) {
+    if (err instanceof TensorFormatError) throw new InvalidArgumentError(`transformed.image.${err.field}`, err.message);
+    throw err;
+  }
+  const pixel = imageValueProblem(image);
+  if (pixel) throw new InvalidArgumentError('transformed.image.raw_contents', pixel.message);
+  const key = t.transform;
+  if (!isTransformKey(key) || !SIDECAR_TRANSFORMS.includes(key)) {
+    throw new InvalidArgumentError('transformed.transform', `must be one of ${SIDECAR_TRANSFORMS.join(', ')}, got '${key.slice(0, 16)}${key.length > 16 ? '...' : ''}'`);
+  }
+  const params = Float64Array.from(t.parameters);
+  const problem = resolvedParamsProblem(key, params);
+  if (problem) throw new InvalidArgumentError('transformed.parameters', problem.message);
+  return { key, image, params };
 }

@@ -6,9 +6,10 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BatchOutput } from './batcher';
+import { TRANSFORMS } from '@glcert/transforms';
+import type { BatchOutput, BatchPart } from './batcher';
 import type { ModelEntry } from './model-repository';
-import type { LoadedModel, WorkerModelSpec, WorkerRequest, WorkerResponse } from './worker-protocol';
+import type { LoadedModel, WirePart, WorkerModelSpec, WorkerRequest, WorkerResponse } from './worker-protocol';
 
 /** Execution provider names onnxruntime-node understands. */
 export const KNOWN_EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml'] as const;
@@ -56,7 +57,7 @@ export class WorkerUnavailableError extends Error {
 interface Job {
   id: number;
   model: string;
-  input: Float32Array;
+  input: Float32Array | readonly BatchPart[];
   images: number;
   resolve: (out: PoolRunOutput) => void;
   reject: (err: Error) => void;
@@ -217,11 +218,12 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one batch of `images` images on an idle worker. `input`'s ArrayBuffer is transferred
-   * (detached), the view's offset going along: the caller must own the whole buffer (the
-   * batcher's contract). A SharedArrayBuffer is copied instead.
+   * Runs one batch of `images` images on an idle worker. A Float32Array's ArrayBuffer is
+   * transferred (detached), the view's offset going along: the caller must own the whole buffer
+   * (the batcher's contract); a SharedArrayBuffer is copied instead. Parts are copied (images,
+   * the transforms' image and rows: small next to the images the worker builds from them).
    */
-  run(model: string, input: Float32Array, images: number): Promise<PoolRunOutput> {
+  run(model: string, input: Float32Array | readonly BatchPart[], images: number): Promise<PoolRunOutput> {
     if (this.closing) return Promise.reject(new WorkerUnavailableError('inference workers are shutting down'));
     if (this.size === 0) return Promise.reject(new WorkerUnavailableError('no inference worker is running'));
     return new Promise<PoolRunOutput>((resolve, reject) => {
@@ -255,6 +257,12 @@ export class WorkerPool {
 
   private send(slot: Slot, job: Job): void {
     slot.job = job;
+    if (!(job.input instanceof Float32Array)) {
+      const parts = job.input.map(wirePart);
+      const transfer = parts.flatMap((p) => ('pixels' in p ? [p.pixels.buffer as ArrayBuffer] : [p.image.buffer as ArrayBuffer, p.params.buffer as ArrayBuffer]));
+      this.post(slot, { type: 'run-parts', id: job.id, model: job.model, parts, images: job.images }, transfer);
+      return;
+    }
     const movable = job.input.buffer instanceof ArrayBuffer;
     const input = movable ? job.input : job.input.slice();
     const buffer = input.buffer as ArrayBuffer;
@@ -314,4 +322,12 @@ export class WorkerPool {
       }),
     );
   }
+}
+
+/** A batch part as posted to a worker: copies owning their buffers (views would post their whole buffer). */
+function wirePart(part: BatchPart): WirePart {
+  if ('pixels' in part) return { pixels: part.pixels.slice() };
+  const { transformed, start, count } = part;
+  const d = TRANSFORMS[transformed.key].params.length;
+  return { key: transformed.key, image: transformed.image.slice(), params: transformed.params.slice(start * d, (start + count) * d) };
 }

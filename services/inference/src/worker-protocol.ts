@@ -1,5 +1,6 @@
 // Messages between the worker pool (main thread) and an inference worker. Tensors travel as
 // transferred ArrayBuffers (moved, not copied).
+import type { TransformKey } from '@glcert/transforms';
 
 /** One model a worker must load, with the execution providers to try in order. */
 export interface WorkerModelSpec {
@@ -33,11 +34,27 @@ export interface RunRequest {
   images: number;
 }
 
+/**
+ * One piece of a RunPartsRequest: images as they are, or `params.length / d` transforms of
+ * `image` (family `key`) that the worker builds (libs/transforms, the sampler's arithmetic).
+ * Every array owns its buffer, which is transferred.
+ */
+export type WirePart = { pixels: Float32Array } | { key: TransformKey; image: Float32Array; params: Float64Array };
+
+/** A batch the worker assembles itself (it holds transformed images). */
+export interface RunPartsRequest {
+  type: 'run-parts';
+  id: number;
+  model: string;
+  parts: WirePart[];
+  images: number;
+}
+
 export interface CloseRequest {
   type: 'close';
 }
 
-export type WorkerRequest = LoadRequest | RunRequest | CloseRequest;
+export type WorkerRequest = LoadRequest | RunRequest | RunPartsRequest | CloseRequest;
 
 /** How one model was loaded in a worker. */
 export interface LoadedModel {

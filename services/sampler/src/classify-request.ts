@@ -19,7 +19,7 @@
 // sent it. Callers keep one buffer per call in flight plus one being filled; a
 // ClassifyRequestPool keeps the buffers of finished calls for the next ones (fresh
 // megabyte-sized buffers per call were most of this process's garbage-collection work).
-import { DataType } from '@glcert/contracts';
+import { DataType, inferenceV1, type Tensor } from '@glcert/contracts';
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -177,4 +177,19 @@ export class ClassifyRequestPool {
 
 function poolKey(modelUtf8: Uint8Array, chw: readonly number[], maxBatch: number): string {
   return `${Buffer.from(modelUtf8).toString('hex')}/${chw.join('x')}/${maxBatch}`;
+}
+
+/**
+ * The serialized ClassifyRequest of N transforms of one image, built by the sidecar
+ * (`transformed`: the image once and the N x d parameters; a few kilobytes, so the generated
+ * encoder is fine here).
+ */
+export function transformedClassifyRequest(model: string, image: Tensor, transform: string, params: Float64Array): Buffer {
+  const bytes = inferenceV1.ClassifyRequest.encode({
+    model,
+    inputs: undefined,
+    returnLogits: false,
+    transformed: { image, transform, parameters: Array.from(params) },
+  }).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

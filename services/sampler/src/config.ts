@@ -18,6 +18,7 @@ export const DEFAULT_INFERENCE_ADDR = '127.0.0.1:50053';
  * | SAMPLER_MAX_RANGE | 1000000 | most samples in one CountSamples call |
  * | SAMPLER_CLASSIFY_TIMEOUT_MS | 60000 | cap on one Classify call (the caller's deadline wins when earlier) |
  * | SAMPLER_MODEL_CACHE_MS | 30000 | how long GetModel metadata is cached |
+ * | SAMPLER_SIDECAR_TRANSFORMS | true | send the sidecar one image and the parameters of each batch (ClassifyRequest.transformed) when it builds the transform itself (ModelMetadata.transforms); false: always send the transformed images |
  *
  * "inference workers" is the sidecar's default for the same CPUs (one per usable core, from
  * os.availableParallelism and the cgroup CPU quota: @glcert/runtime sizing), or INFERENCE_WORKERS
@@ -38,6 +39,7 @@ export function samplerConfigSchema(sizing: Sizing = samplerSizing()) {
     maxRange: env.int('SAMPLER_MAX_RANGE', { default: 1_000_000, min: 1 }),
     classifyTimeoutMs: env.int('SAMPLER_CLASSIFY_TIMEOUT_MS', { default: 60_000, min: 1 }),
     modelCacheMs: env.int('SAMPLER_MODEL_CACHE_MS', { default: 30_000, min: 0 }),
+    sidecarTransforms: env.bool('SAMPLER_SIDECAR_TRANSFORMS', { default: true }),
   };
 }
 

@@ -1,8 +1,15 @@
 // CountSamples: seeded samples of the request's threat model -> transforms -> Classify on the
 // sidecar -> class counts, in a pipeline of batches (count-pipeline.ts), every batch answered by
 // the same model file (the caller's expected_model_sha256 when it names one).
+//
+// Where the transforms run: when the sidecar builds the request's family itself
+// (ModelMetadata.transforms), a batch is sent as the image and its samples' parameters
+// (ClassifyRequest.transformed) and the sidecar's workers build the images with the same
+// arithmetic (libs/transforms), so no image-sized message crosses gRPC and neither process copies,
+// frames or collects megabytes per batch; otherwise (an older sidecar, or
+// SAMPLER_SIDECAR_TRANSFORMS=false) the images are built here and sent. The counts are the same.
 import { context, trace, type Span } from '@opentelemetry/api';
-import { modelInputChw, type inferenceV1, type samplingV1 } from '@glcert/contracts';
+import { encodeFloat32Tensor, modelInputChw, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
   FailedPreconditionError,
   identifierViolation,
@@ -14,7 +21,7 @@ import {
   type CallContext,
 } from '@glcert/runtime';
 import { markSpanError } from '@glcert/telemetry';
-import type { ClassifyRequestBuffer } from './classify-request';
+import { transformedClassifyRequest, type ClassifyRequestBuffer } from './classify-request';
 import { classifyWithRetry } from './classify-retry';
 import { nextTurn, runCountPipeline } from './count-pipeline';
 import { checkpoint, MESSAGE_OVERHEAD_BYTES, modelFor, PRODUCE_SLICE_MS, type SamplerDeps } from './deps';
@@ -89,16 +96,21 @@ export async function countSamples(
     Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
   );
   const depth = cfg.pipelineDepth;
-  serverSpan?.setAttribute('glcert.batch_size', batchSize);
+  const sidecarBuilds = cfg.sidecarTransforms && meta.transforms.includes(input.spec.key);
+  serverSpan?.setAttributes({ 'glcert.batch_size': batchSize, 'glcert.sidecar_transforms': sidecarBuilds });
 
   stats.countCalls++;
   stats.activeCounts++;
   const elements = chw[0] * chw[1] * chw[2];
   const slice = Math.max(1, Math.min(batchSize, Math.floor(SLICE_ELEMENTS / elements)));
-  const source = new SampleSource({ ...input, maxBatch: slice });
+  const source = new SampleSource({ ...input, maxBatch: sidecarBuilds ? batchSize : slice });
+  const d = input.spec.params.length;
+  const image = sidecarBuilds ? encodeFloat32Tensor(input.image, chw) : undefined;
   const modelUtf8 = new TextEncoder().encode(input.model);
+  /** A batch: its images (built here) or its samples' parameters (the sidecar builds the images). */
   interface Slot {
-    request: ClassifyRequestBuffer;
+    request?: ClassifyRequestBuffer;
+    params?: Float64Array;
     span?: Span;
   }
   const slots: Slot[] = [];
@@ -125,7 +137,7 @@ export async function countSamples(
       batchSize,
       depth,
       newBuffer: () => {
-        const slot: Slot = { request: requestBuffers.acquire(modelUtf8, chw, batchSize) };
+        const slot: Slot = sidecarBuilds ? { params: new Float64Array(batchSize * d) } : { request: requestBuffers.acquire(modelUtf8, chw, batchSize) };
         slots.push(slot);
         return slot;
       },
@@ -149,10 +161,15 @@ export async function countSamples(
           },
           parent,
         );
+        if (buffer.params) {
+          // normals and gamma(identity, z) only: microseconds per batch
+          buffer.params.set(source.resolve(start, count).subarray(0, count * d));
+          return;
+        }
         // in sub-batches of about PRODUCE_SLICE_MS, yielding to the event loop in between: health
         // checks, other calls and the HTTP/2 writes of the batches in flight (flow-controlled)
         // keep moving meanwhile, and a cancelled call stops at the next sub-batch
-        await source.fillInSlices(start, count, buffer.request.images, {
+        await source.fillInSlices(start, count, buffer.request!.images, {
           budgetMs: PRODUCE_SLICE_MS,
           yieldToIo: nextTurn,
           checkpoint: () => checkpoint(deps, ctx),
@@ -160,7 +177,10 @@ export async function countSamples(
       },
       send: ({ buffer, count }) => {
         const span = buffer.span!;
-        const sent = context.with(trace.setSpan(parent, span), () => classifyWithRetry(deps, buffer.request.message(count), ctx, checkModel));
+        const message = buffer.params
+          ? transformedClassifyRequest(input.model, image!, input.spec.key, buffer.params.subarray(0, count * d))
+          : buffer.request!.message(count);
+        const sent = context.with(trace.setSpan(parent, span), () => classifyWithRetry(deps, message, ctx, checkModel));
         sent.labels.then(
           () => span.end(),
           (err: unknown) => {
@@ -172,8 +192,9 @@ export async function countSamples(
       },
     });
     // every call of a finished run has settled: grpc-js no longer reads its buffers
-    for (const slot of slots) requestBuffers.release(slot.request);
+    for (const slot of slots) if (slot.request) requestBuffers.release(slot.request);
     stats.samplesCounted += result.samples;
+    if (sidecarBuilds) stats.samplesBuiltBySidecar += result.samples;
     serverSpan?.setAttribute('glcert.batches', result.batches);
     return {
       classCounts: result.counts.map(BigInt),

@@ -16,6 +16,8 @@ export interface SamplerStats {
   classifyCalls: number;
   /** Samples classified and counted. */
   samplesCounted: number;
+  /** Samples whose images the sidecar built (ClassifyRequest.transformed). */
+  samplesBuiltBySidecar: number;
 }
 
 export interface SamplerDeps {

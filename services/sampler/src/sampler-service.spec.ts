@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
-import { DataType, Distribution, encodeFloat32Tensor, type samplingV1, type ThreatModel } from '@glcert/contracts';
-import { checkHealth, createHealthClient, decodeStatus, deadlineIn } from '@glcert/runtime';
+import { DataType, Distribution, encodeFloat32Tensor, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
+import { checkHealth, createClient, createHealthClient, createLogger, decodeStatus, deadlineIn } from '@glcert/runtime';
 import { sampleNormals } from '@glcert/stats';
 import { applyTransform, blurRadius, PARAM_DOMAINS, TRANSFORMS } from '@glcert/transforms';
 import {
@@ -20,6 +20,7 @@ import {
   type Harness,
 } from './testing/harness';
 import { SampleSource } from './sample-source';
+import { startSamplerService } from './sampler-service';
 
 const DEPTH = 2;
 const NORMAL = Distribution.DISTRIBUTION_NORMAL;
@@ -90,6 +91,39 @@ describe('SamplingService over loopback (real inference sidecar, mnist-cnn)', ()
       expect(res.samplesCount).toBe(300n);
       expect(res.batchesCount).toBe(Math.ceil(300 / batchSize));
       expect(res.computeSeconds).toBeGreaterThan(0);
+    });
+
+    it('the sidecar builds the images (ClassifyRequest.transformed) with the same counts as images built here', async () => {
+      // a second sampler on the same sidecar that always sends the transformed images themselves
+      const pixels = await startSamplerService(
+        { host: '127.0.0.1', port: 0, inferenceAddr: h.inference.address, shutdownGraceMs: 2_000, sidecarTransforms: false, pipelineDepth: DEPTH },
+        { logger: createLogger('sampler', { level: 'error' }) },
+      );
+      await pixels.ready;
+      const client = createClient(SamplingServiceClient, pixels.address, { defaultDeadlineMs: 60_000 });
+      try {
+        const models: ThreatModel[] = [
+          CB_SMOOTHING,
+          smoothingOf('b', ['b', NORMAL, 1]),
+          smoothingOf('gc', ['g', RAYLEIGH, 1], ['k', LOG_NORMAL, 1]),
+          smoothingOf('cbt', ['k', LOG_NORMAL, 0.8], ['b', NORMAL, 0.8], ['tx', NORMAL, 8], ['ty', NORMAL, 8]),
+        ];
+        for (const threatModel of models) {
+          const req = countRequest({ threatModel, endIndex: 200n, batchSize: 64 });
+          const before = h.sampler.stats.samplesBuiltBySidecar;
+          const sidecarBuilt = await count(h.client, req);
+          const builtHere = await count(client, req);
+          expect(sidecarBuilt.classCounts).toEqual(builtHere.classCounts);
+          expect(sidecarBuilt.samplesCount).toBe(200n);
+          expect(h.sampler.stats.samplesBuiltBySidecar - before).toBe(200);
+          expect(pixels.stats.samplesBuiltBySidecar).toBe(0);
+          // informative: the smoothing moves the prediction
+          expect([threatModel.transform, sidecarBuilt.classCounts.filter((c) => c > 0n).length > 1]).toEqual([threatModel.transform, true]);
+        }
+      } finally {
+        client.close();
+        await pixels.close();
+      }
     });
 
     it('counts of a range split in three add up to the counts of the whole range', async () => {

@@ -46,7 +46,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
   const deps: SamplerDeps = {
     cfg,
     sidecar,
-    stats: { countCalls: 0, activeCounts: 0, classifyCalls: 0, samplesCounted: 0 },
+    stats: { countCalls: 0, activeCounts: 0, classifyCalls: 0, samplesCounted: 0, samplesBuiltBySidecar: 0 },
     closing: closing.signal,
     permits: new Permits(cfg.maxInFlight),
     requestBuffers: new ClassifyRequestPool(),

@@ -7,6 +7,8 @@ import {
   SIGMA_MIN,
   getPreset,
   imageValueProblem,
+  RESOLVED_DOMAINS,
+  resolvedParamsProblem,
   validateThreatModel,
   validateThreatModelEntries,
 } from './threat-model';
@@ -201,6 +203,54 @@ describe('numeric domains (issue 11, finding 5)', () => {
         }
       }
     }
+  });
+
+  it.each(TRANSFORM_KEYS.map((k) => [k]))('%s: every parameter the sampler draws lies in RESOLVED_DOMAINS (what the sidecar builds from)', (key) => {
+    const spec = TRANSFORMS[key];
+    const m = spec.normalsPerSample;
+    const zs = [NORMAL_ABS_MAX, -NORMAL_ABS_MAX, NORMAL_ABS_MAX / Math.SQRT2, 1e-8, 0];
+    const y = new Float64Array(spec.params.length);
+    for (const sigma of product(spec.params.map(sigmaCorners))) {
+      for (const zv of product(Array.from({ length: m }, () => zs))) {
+        const z = zv.slice();
+        if (spec.laws.includes('rayleigh') && Math.hypot(z[0]!, z[1]!) > NORMAL_ABS_MAX) z[1] = 0;
+        // a Rayleigh radius of exactly 0 gives g = 0, which no transform takes (the generator never draws it)
+        if (spec.laws.includes('rayleigh') && z[0] === 0 && z[1] === 0) z[0] = 1e-8;
+        spec.resolve(spec.identity, sigma, z, y);
+        const problem = resolvedParamsProblem(key, y);
+        if (problem) throw new Error(`${key} sigma ${sigma} z ${z}: ${problem.message}`);
+      }
+    }
+  });
+
+  it.each(TRANSFORM_KEYS.map((k) => [k]))('%s: every corner of RESOLVED_DOMAINS gives finite float32 pixels on the pixel domain, and just outside is refused', (key) => {
+    const spec = TRANSFORMS[key];
+    const shape = { channels: 1, height: 3, width: 4 };
+    const image = Float32Array.from([PIXEL_ABS_MAX, -PIXEL_ABS_MAX, 1, -1, 1e-3, 0, 2.5e-45, -3e-8, 255, 0.5, -17, 999]);
+    const out = new Float32Array(image.length);
+    const lowest = (p: ParamName): number => (RESOLVED_DOMAINS[p].openLo ? Number.MIN_VALUE : RESOLVED_DOMAINS[p].lo);
+    const grid = (p: ParamName): number[] => [lowest(p), RESOLVED_DOMAINS[p].hi, Math.min(RESOLVED_DOMAINS[p].hi, 1)];
+    for (const row of product(spec.params.map(grid))) {
+      const y = Float64Array.from(row);
+      expect(resolvedParamsProblem(key, y)).toBeNull();
+      applyTransformBatch(key, image, shape, y, 1, out);
+      for (let i = 0; i < out.length; i++) {
+        if (!Number.isFinite(out[i]!)) throw new Error(`${key} y ${row} -> out[${i}] = ${out[i]}`);
+      }
+    }
+    spec.params.forEach((p, i) => {
+      const d = RESOLVED_DOMAINS[p];
+      const inside = spec.params.map((q) => Math.min(RESOLVED_DOMAINS[q].hi, 1));
+      for (const v of [d.hi * (1 + 1e-9), d.openLo ? d.lo : d.lo - Math.max(1e-9, Math.abs(d.lo) * 1e-9), NaN, Infinity]) {
+        const bad = Float64Array.from([...inside, ...inside]);
+        bad[spec.params.length + i] = v;
+        const problem = resolvedParamsProblem(key, bad);
+        expect(problem).toMatchObject({ index: spec.params.length + i });
+        expect(problem!.message).toContain(`${p} of transform 1 must be in`);
+      }
+    });
+    expect(resolvedParamsProblem(key, new Float64Array(0))).not.toBeNull();
+    if (spec.params.length > 1) expect(resolvedParamsProblem(key, new Float64Array(spec.params.length + 1).fill(0.5))!.message).toMatch(/N x \d/);
   });
 
   it('imageValueProblem refuses non-finite and out-of-range pixels, naming the first', () => {

@@ -80,6 +80,49 @@ export const PARAM_DOMAINS: Readonly<Record<ParamName, ParamDomain>> = Object.fr
   r: Object.freeze({ lo: 0, hi: 1e6, sigmaMax: 1e6 }),
 });
 
+/**
+ * Domains of resolved parameters y = gamma(identity, z), the values that reach the images (what
+ * the inference sidecar accepts in ClassifyRequest.transformed): wide enough for everything the
+ * sampler draws (sigma <= sigmaMax and |z|, or a Rayleigh radius, <= NORMAL_ABS_MAX: |b| <= 8.7e3,
+ * k in [3e-8, 3.3e7], g <= 8.7, |t| <= 8.7e4, r <= 8.7e6), narrow enough that every transformed
+ * pixel of an image in [-PIXEL_ABS_MAX, PIXEL_ABS_MAX] is a finite float32 (the worst, gc:
+ * 1e8 * (1e3)^10 = 1e38 < 3.4e38) and a blur costs at most ~13 000 taps per output.
+ * `openLo`: the lower bound itself is excluded (g = 0 is no gamma).
+ */
+export const RESOLVED_DOMAINS: Readonly<Record<ParamName, { readonly lo: number; readonly hi: number; readonly openLo?: boolean }>> = Object.freeze({
+  b: Object.freeze({ lo: -1e4, hi: 1e4 }),
+  k: Object.freeze({ lo: 1e-8, hi: 1e8 }),
+  g: Object.freeze({ lo: 0, hi: 10, openLo: true }),
+  tx: Object.freeze({ lo: -1e5, hi: 1e5 }),
+  ty: Object.freeze({ lo: -1e5, hi: 1e5 }),
+  r: Object.freeze({ lo: 0, hi: 1e7 }),
+});
+
+/**
+ * null when `params` (row-major count x d resolved parameters of family `key`) all lie in
+ * RESOLVED_DOMAINS, else the first offending value: its flat index and a message naming the
+ * parameter (never the caller's whole input).
+ */
+export function resolvedParamsProblem(key: TransformKey, params: ArrayLike<number>): { index: number; message: string } | null {
+  const names = TRANSFORMS[key].params;
+  const d = names.length;
+  if (params.length === 0 || params.length % d !== 0) {
+    return { index: 0, message: `must hold N x ${d} values (${names.join(', ')} per transform, N >= 1), got ${params.length}` };
+  }
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i]!;
+    const name = names[i % d]!;
+    const dom = RESOLVED_DOMAINS[name];
+    // also false for NaN
+    const inside = (dom.openLo ? v > dom.lo : v >= dom.lo) && v <= dom.hi;
+    if (!inside) {
+      const range = `${dom.openLo ? '(' : '['}${dom.lo}, ${dom.hi}]`;
+      return { index: i, message: `${name} of transform ${Math.floor(i / d)} must be in ${range}, got ${show(v)}` };
+    }
+  }
+  return null;
+}
+
 /** A caller's value shown in a message: numbers as they are, anything else as a short prefix. */
 function show(v: unknown): string {
   if (typeof v === 'number') return String(v);

@@ -42,6 +42,7 @@ export function fakeMetadata(): inferenceV1.ModelMetadata {
     preprocessing: '',
     executionProvider: 'cpu',
     maxBatchSize: 256,
+    transforms: [],
   };
 }
 

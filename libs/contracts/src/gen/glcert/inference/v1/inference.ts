@@ -26,19 +26,50 @@ export const protobufFileName = "glcert/inference/v1/inference.proto";
 
 /** The model-serving sidecar: batched forward passes over float32 NCHW tensors. */
 
-/** Request of InferenceService.Classify. */
+/** Request of InferenceService.Classify. Exactly one of `inputs` and `transformed` is set. */
 export interface ClassifyRequest {
   /** Required. Model name; NOT_FOUND when unknown. */
   model: string;
   /**
-   * Required. Images as a float32 NCHW tensor (N >= 1, at most max_batch_size), values as the
-   * model's metadata expects (Tensor gives the domain).
+   * The images as a float32 NCHW tensor (N >= 1, at most max_batch_size), values as the
+   * model's metadata expects (Tensor gives the domain). Required unless `transformed` is set.
    */
   inputs?:
     | Tensor
     | undefined;
   /** Optional (default false). Also return the logits (N x classes). */
   returnLogits: boolean;
+  /**
+   * Instead of `inputs`: N transforms of one image, built by the sidecar itself in its worker
+   * threads, so that a batch crosses the wire as one image and N x d numbers rather than N
+   * images. The labels are those of the same images sent as `inputs` (the same arithmetic,
+   * bit for bit). Only for the families ModelMetadata.transforms lists.
+   */
+  transformed?: TransformedInputs | undefined;
+}
+
+/** N transformed copies of one image (InferenceService.Classify builds them). */
+export interface TransformedInputs {
+  /**
+   * Required. The image: a float32 tensor of shape [C, H, W] or [1, C, H, W] matching the
+   * model's input, values finite in [-1e3, 1e3].
+   */
+  image?:
+    | Tensor
+    | undefined;
+  /**
+   * Required. Transform family key, as in glcert.common.v1.ThreatModel.transform; one of
+   * ModelMetadata.transforms (b, c, cb, g, gc, t, bt, ct, cbt: not blur, whose cost grows with
+   * its variance and which a worker could not stop inside a batch).
+   */
+  transform: string;
+  /**
+   * Required. The resolved parameters of the N transforms, row-major N x d in the family's
+   * parameter order (d = 1 for b, c, g; 2 for cb, gc, t; 3 for bt, ct; 4 for cbt), N >= 1 and
+   * at most max_batch_size. Domains (docs/numeric-domains.md): b in [-1e4, 1e4], k in
+   * [1e-8, 1e8], g in (0, 10], tx and ty in [-1e5, 1e5].
+   */
+  parameters: number[];
 }
 
 /** Response of InferenceService.Classify. */
@@ -81,6 +112,11 @@ export interface ModelMetadata {
   executionProvider: string;
   /** Largest batch the server accepts in one Classify call (0: no limit). */
   maxBatchSize: number;
+  /**
+   * Transform families the server builds itself (ClassifyRequest.transformed); empty from a
+   * server that builds none.
+   */
+  transforms: string[];
 }
 
 /** Request of InferenceService.GetModelMetadata. */
@@ -106,7 +142,7 @@ export interface ListModelsResponse {
 }
 
 function createBaseClassifyRequest(): ClassifyRequest {
-  return { model: "", inputs: undefined, returnLogits: false };
+  return { model: "", inputs: undefined, returnLogits: false, transformed: undefined };
 }
 
 export const ClassifyRequest: MessageFns<ClassifyRequest> = {
@@ -119,6 +155,9 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
     }
     if (message.returnLogits !== false) {
       writer.uint32(24).bool(message.returnLogits);
+    }
+    if (message.transformed !== undefined) {
+      TransformedInputs.encode(message.transformed, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -160,6 +199,14 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
             message.returnLogits = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transformed = TransformedInputs.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -181,6 +228,7 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
         : isSet(object.return_logits)
         ? globalThis.Boolean(object.return_logits)
         : false,
+      transformed: isSet(object.transformed) ? TransformedInputs.fromJSON(object.transformed) : undefined,
     };
   },
 
@@ -195,6 +243,9 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
     if (message.returnLogits !== false) {
       obj.returnLogits = message.returnLogits;
     }
+    if (message.transformed !== undefined) {
+      obj.transformed = TransformedInputs.toJSON(message.transformed);
+    }
     return obj;
   },
 
@@ -208,6 +259,128 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
       ? Tensor.fromPartial(object.inputs)
       : undefined;
     message.returnLogits = object.returnLogits ?? false;
+    message.transformed = (object.transformed !== undefined && object.transformed !== null)
+      ? TransformedInputs.fromPartial(object.transformed)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTransformedInputs(): TransformedInputs {
+  return { image: undefined, transform: "", parameters: [] };
+}
+
+export const TransformedInputs: MessageFns<TransformedInputs> = {
+  encode(message: TransformedInputs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.image !== undefined) {
+      Tensor.encode(message.image, writer.uint32(10).fork()).join();
+    }
+    if (message.transform !== "") {
+      writer.uint32(18).string(message.transform);
+    }
+    if (message.parameters.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.parameters) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransformedInputs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransformedInputs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.image = Tensor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transform = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.parameters.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.parameters.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransformedInputs {
+    return {
+      image: isSet(object.image) ? Tensor.fromJSON(object.image) : undefined,
+      transform: isSet(object.transform) ? globalThis.String(object.transform) : "",
+      parameters: globalThis.Array.isArray(object?.parameters)
+        ? object.parameters.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TransformedInputs): unknown {
+    const obj: any = {};
+    if (message.image !== undefined) {
+      obj.image = Tensor.toJSON(message.image);
+    }
+    if (message.transform !== "") {
+      obj.transform = message.transform;
+    }
+    if (message.parameters?.length) {
+      obj.parameters = message.parameters.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TransformedInputs>, I>>(base?: I): TransformedInputs {
+    return TransformedInputs.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TransformedInputs>, I>>(object: I): TransformedInputs {
+    const message = createBaseTransformedInputs();
+    message.image = (object.image !== undefined && object.image !== null)
+      ? Tensor.fromPartial(object.image)
+      : undefined;
+    message.transform = object.transform ?? "";
+    message.parameters = object.parameters?.map((e) => e) || [];
     return message;
   },
 };
@@ -367,6 +540,7 @@ function createBaseModelMetadata(): ModelMetadata {
     preprocessing: "",
     executionProvider: "",
     maxBatchSize: 0,
+    transforms: [],
   };
 }
 
@@ -414,6 +588,9 @@ export const ModelMetadata: MessageFns<ModelMetadata> = {
     }
     if (message.maxBatchSize !== 0) {
       writer.uint32(96).int32(message.maxBatchSize);
+    }
+    for (const v of message.transforms) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -537,6 +714,14 @@ export const ModelMetadata: MessageFns<ModelMetadata> = {
             message.maxBatchSize = reader.int32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.transforms.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -591,6 +776,9 @@ export const ModelMetadata: MessageFns<ModelMetadata> = {
         : isSet(object.max_batch_size)
         ? globalThis.Number(object.max_batch_size)
         : 0,
+      transforms: globalThis.Array.isArray(object?.transforms)
+        ? object.transforms.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -632,6 +820,9 @@ export const ModelMetadata: MessageFns<ModelMetadata> = {
     if (message.maxBatchSize !== 0) {
       obj.maxBatchSize = Math.round(message.maxBatchSize);
     }
+    if (message.transforms?.length) {
+      obj.transforms = message.transforms;
+    }
     return obj;
   },
 
@@ -652,6 +843,7 @@ export const ModelMetadata: MessageFns<ModelMetadata> = {
     message.preprocessing = object.preprocessing ?? "";
     message.executionProvider = object.executionProvider ?? "";
     message.maxBatchSize = object.maxBatchSize ?? 0;
+    message.transforms = object.transforms?.map((e) => e) || [];
     return message;
   },
 };
