@@ -6,11 +6,8 @@ import { BoundServiceClient, CertificationServiceService, type CertificationServ
 import { DEFAULT_ALPHA, DEFAULT_N, DEFAULT_N0, KeyRing, presetMessages, type SigningKey } from '@glcert/certificate';
 import {
   bidiHandler,
-  checkHealth,
   createClient,
-  createHealthClient,
   createLogger,
-  sleep,
   startService,
   unaryHandler,
   UnavailableError,
@@ -28,6 +25,7 @@ import { SamplerPool, type EndpointStats } from '@glcert/sampling';
 import { streamingCertifyHandler } from './streaming';
 import { shared } from '@glcert/runtime';
 import { loadSigningKey } from './signing-key';
+import { createWatchHealthClient, followDependencies } from './readiness';
 
 export interface StartCertifierOptions extends ServiceOptions {
   /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). Without it a key problem throws ConfigError. */
@@ -78,12 +76,13 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
     defaultDeadlineMs: cfg.boundsTimeoutMs,
     retryUnavailable: [{ service: 'glcert.bounds.v1.BoundService', method: 'GetThreshold' }],
   });
-  const samplerHealth: HealthClient[] = cfg.samplerAddrs.map((a) => createHealthClient(a));
-  const boundsHealth = createHealthClient(cfg.boundsAddr);
+  const samplerHealth: HealthClient[] = cfg.samplerAddrs.map(createWatchHealthClient);
+  const boundsHealth = createWatchHealthClient(cfg.boundsAddr);
 
   const closingController = new AbortController();
   shared(closingController.signal);
-  const stopped = new AbortController();
+  /** Aborted when draining starts or the clients close: readiness is no longer followed. */
+  const following = new AbortController();
   let draining = false;
   const core: CertifierCore = {
     cfg,
@@ -124,7 +123,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
   };
 
   const closeClients = (): void => {
-    stopped.abort();
+    following.abort();
     pool.close();
     bounds.close();
     for (const h of [...samplerHealth, boundsHealth]) h.close();
@@ -138,6 +137,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
   const beginDrain = (): void => {
     if (draining) return;
     draining = true;
+    following.abort();
     const drainMs = Math.floor(cfg.shutdownGraceMs * 0.8);
     log.info('draining', { streams: core.streams.size, inflight: core.admission.inflight, drain_ms: drainMs });
     for (const s of [...core.streams]) s.drain();
@@ -179,30 +179,8 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
     for (const [s, l] of listeners) signalTarget.removeListener(s, l);
   };
 
-  // readiness: some sampler and the bound service SERVING
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
-  void (async () => {
-    let serving = false;
-    let wait = 50;
-    const status = (c: HealthClient): Promise<string> => checkHealth(c, '', 1_000).catch(() => 'UNREACHABLE');
-    while (!stopped.signal.aborted && !draining) {
-      const [samplers, boundsStatus] = await Promise.all([Promise.all(samplerHealth.map(status)), status(boundsHealth)]);
-      if (stopped.signal.aborted || draining) break;
-      const ok = samplers.includes('SERVING') && boundsStatus === 'SERVING';
-      if (ok && !serving) {
-        serving = true;
-        running.ready();
-        resolveReady();
-      } else if (!ok && serving) {
-        serving = false;
-        running.notReady();
-        log.warn('dependencies not SERVING: not ready', { samplers, bounds: boundsStatus });
-      }
-      wait = serving ? 1_000 : Math.min(1_000, wait * 2);
-      await sleep(wait, stopped.signal);
-    }
-  })();
+  // readiness: some sampler and the bound service SERVING (followed until draining starts)
+  const ready = followDependencies({ samplers: samplerHealth, bounds: boundsHealth }, running, following.signal, log);
 
   let closing: Promise<void> | undefined;
   return {
