@@ -19,6 +19,7 @@ export const DEFAULT_INFERENCE_ADDR = '127.0.0.1:50053';
  * | SAMPLER_CLASSIFY_TIMEOUT_MS | 60000 | cap on one Classify call (the caller's deadline wins when earlier) |
  * | SAMPLER_MODEL_CACHE_MS | 30000 | how long GetModel metadata is cached |
  * | SAMPLER_SIDECAR_TRANSFORMS | true | send the sidecar one image and the parameters of each batch (ClassifyRequest.transformed) when it builds the transform itself (ModelMetadata.transforms); false: always send the transformed images |
+ * | SAMPLER_SIDECAR_BATCH_SIZE | 2 x SAMPLER_BATCH_SIZE | samples per Classify call when the sidecar builds the images (a request that says 0): the sidecar's batcher spreads them over its workers in batches of its max batch size; fewer, larger calls cost less gRPC per sample, and SAMPLER_MAX_IN_FLIGHT calls of this size (8 x 512) stay within the sidecar's default queue of 4096 images |
  *
  * "inference workers" is the sidecar's default for the same CPUs (one per usable core, from
  * os.availableParallelism and the cgroup CPU quota: @glcert/runtime sizing), or INFERENCE_WORKERS
@@ -40,6 +41,7 @@ export function samplerConfigSchema(sizing: Sizing = samplerSizing()) {
     classifyTimeoutMs: env.int('SAMPLER_CLASSIFY_TIMEOUT_MS', { default: 60_000, min: 1 }),
     modelCacheMs: env.int('SAMPLER_MODEL_CACHE_MS', { default: 30_000, min: 0 }),
     sidecarTransforms: env.bool('SAMPLER_SIDECAR_TRANSFORMS', { default: true }),
+    sidecarBatchSize: env.int('SAMPLER_SIDECAR_BATCH_SIZE', { default: 2 * sizing.sampler.batchSize, min: 1, max: 65_536 }),
   };
 }
 

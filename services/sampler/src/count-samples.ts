@@ -91,12 +91,16 @@ export async function countSamples(
       `one image of model '${meta.name}' (${imageBytes} bytes) does not fit in a message of SAMPLER_MAX_SEND_MESSAGE_BYTES = ${cfg.maxSendMessageBytes}`,
     );
   }
+  const sidecarBuilds = cfg.sidecarTransforms && meta.transforms.includes(input.spec.key);
+  // samples per Classify call: images built here fill at most one of the sidecar's batches; when
+  // it builds them, a call carries a few kilobytes whatever its size, and its batcher splits it
   const batchSize = Math.max(
     1,
-    Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
+    sidecarBuilds
+      ? Math.min(input.batchSize || cfg.sidecarBatchSize, input.end - input.start)
+      : Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
   );
   const depth = cfg.pipelineDepth;
-  const sidecarBuilds = cfg.sidecarTransforms && meta.transforms.includes(input.spec.key);
   serverSpan?.setAttributes({ 'glcert.batch_size': batchSize, 'glcert.sidecar_transforms': sidecarBuilds });
 
   stats.countCalls++;

@@ -31,8 +31,9 @@ export interface ClassifyRequest {
   /** Required. Model name; NOT_FOUND when unknown. */
   model: string;
   /**
-   * The images as a float32 NCHW tensor (N >= 1, at most max_batch_size), values as the
-   * model's metadata expects (Tensor gives the domain). Required unless `transformed` is set.
+   * The images as a float32 NCHW tensor (N >= 1; more than max_batch_size run in several
+   * batches), values as the model's metadata expects (Tensor gives the domain). Required unless
+   * `transformed` is set.
    */
   inputs?:
     | Tensor
@@ -65,9 +66,9 @@ export interface TransformedInputs {
   transform: string;
   /**
    * Required. The resolved parameters of the N transforms, row-major N x d in the family's
-   * parameter order (d = 1 for b, c, g; 2 for cb, gc, t; 3 for bt, ct; 4 for cbt), N >= 1 and
-   * at most max_batch_size. Domains (docs/numeric-domains.md): b in [-1e4, 1e4], k in
-   * [1e-8, 1e8], g in (0, 10], tx and ty in [-1e5, 1e5].
+   * parameter order (d = 1 for b, c, g; 2 for cb, gc, t; 3 for bt, ct; 4 for cbt), N >= 1 (run
+   * in batches of max_batch_size, like N images). Domains (docs/numeric-domains.md): b in
+   * [-1e4, 1e4], k in [1e-8, 1e8], g in (0, 10], tx and ty in [-1e5, 1e5].
    */
   parameters: number[];
 }
@@ -110,7 +111,11 @@ export interface ModelMetadata {
   preprocessing: string;
   /** Execution provider in use, e.g. "cpu" or "cuda". */
   executionProvider: string;
-  /** Largest batch the server accepts in one Classify call (0: no limit). */
+  /**
+   * Largest batch the server runs in one forward pass; a Classify call with more images is split
+   * over several, in order (0: no limit). A call is bounded by the server's queue (images waiting,
+   * RESOURCE_EXHAUSTED beyond it) and message size.
+   */
   maxBatchSize: number;
   /**
    * Transform families the server builds itself (ClassifyRequest.transformed); empty from a
