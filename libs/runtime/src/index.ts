@@ -95,6 +95,9 @@ export {
 } from './client';
 export type { ClientOptions, ClientConstructor, HealthClient, HealthStatus } from './client';
 
+export { followHealth, watchHealth, createWatchHealthClient, WATCH_KEEPALIVE_MS, WATCH_KEEPALIVE_TIMEOUT_MS } from './follow-health';
+export type { Dependency, DependencyStatus, FollowHealthOptions, Readiness } from './follow-health';
+
 export { sizeServices, usableCpus, sizingOverridesFromEnv, readCgroupCpuQuota, detectCpuBudget, describeBudget, MAX_DEFAULT_WORKERS } from './sizing';
 export type { CpuBudget, Sizing, SizingOverrides, ReadText } from './sizing';
 

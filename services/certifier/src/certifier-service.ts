@@ -8,6 +8,7 @@ import {
   bidiHandler,
   createClient,
   createLogger,
+  createWatchHealthClient,
   startService,
   unaryHandler,
   UnavailableError,
@@ -25,7 +26,7 @@ import { SamplerPool, type EndpointStats } from '@glcert/sampling';
 import { streamingCertifyHandler } from './streaming';
 import { shared } from '@glcert/runtime';
 import { loadSigningKey } from './signing-key';
-import { createWatchHealthClient, followDependencies } from './readiness';
+import { followDependencies } from './readiness';
 
 export interface StartCertifierOptions extends ServiceOptions {
   /** Use this key instead of CERTIFIER_SIGNING_KEY_FILE (tests, embedded runs). Without it a key problem throws ConfigError. */
@@ -76,7 +77,7 @@ export async function startCertifierService(config: Partial<CertifierConfig> = {
     defaultDeadlineMs: cfg.boundsTimeoutMs,
     retryUnavailable: [{ service: 'glcert.bounds.v1.BoundService', method: 'GetThreshold' }],
   });
-  const samplerHealth: HealthClient[] = cfg.samplerAddrs.map(createWatchHealthClient);
+  const samplerHealth: HealthClient[] = cfg.samplerAddrs.map((addr) => createWatchHealthClient(addr));
   const boundsHealth = createWatchHealthClient(cfg.boundsAddr);
 
   const closingController = new AbortController();
