@@ -1,4 +1,6 @@
 import { createServer } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation, service as healthService, type ServingStatus } from 'grpc-health-check';
 import { SamplingServiceClient } from '@glcert/contracts';
 import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
 import { shutdownTelemetry, startTelemetry, type ReadableSpan } from '@glcert/telemetry';
@@ -48,6 +50,76 @@ describe('sampler health follows the inference sidecar', () => {
       await sampler.close();
     }
   }, 60_000);
+});
+
+/** A sidecar that only serves grpc.health.v1 on 127.0.0.1, counting the Check and Watch calls it gets. */
+async function startHealthOnlySidecar(status: ServingStatus): Promise<{
+  address: string;
+  health: HealthImplementation;
+  calls: { checks: number; watches: number };
+  kill(): void;
+}> {
+  const health = new HealthImplementation({ '': status });
+  const calls = { checks: 0, watches: 0 };
+  const impl: grpc.UntypedServiceImplementation = {};
+  // HealthImplementation registers its handlers through addService: wrap them to count the calls
+  health.addToServer({ addService: (_def: unknown, handlers: grpc.UntypedServiceImplementation) => Object.assign(impl, handlers) } as unknown as grpc.Server);
+  const server = new grpc.Server();
+  server.addService(healthService as unknown as grpc.ServiceDefinition, {
+    check: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      calls.checks++;
+      (impl.check as grpc.handleUnaryCall<unknown, unknown>)(call, cb);
+    },
+    watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      calls.watches++;
+      (impl.watch as grpc.handleServerStreamingCall<unknown, unknown>)(call);
+    },
+  });
+  const port = await new Promise<number>((ok, fail) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))),
+  );
+  return { address: `127.0.0.1:${port}`, health, calls, kill: () => server.forceShutdown() };
+}
+
+describe('sampler readiness watches the sidecar (no polling)', () => {
+  it('follows NOT_SERVING / SERVING changes at once over one Watch stream, and sends no Health/Check in a steady state', async () => {
+    const sidecar = await startHealthOnlySidecar('NOT_SERVING');
+    const sampler = await startSamplerService(
+      { host: '127.0.0.1', port: 0, inferenceAddr: sidecar.address, shutdownGraceMs: 1_000 },
+      { logger: quietLogger('sampler') },
+    );
+    const health = createHealthClient(sampler.address);
+    const waitFor = async (want: string): Promise<string> => {
+      let last = '';
+      const end = Date.now() + 3_000;
+      while (Date.now() < end && (last = await status(health)) !== want) await new Promise((r) => setTimeout(r, 20));
+      return last;
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await status(health)).toBe('NOT_SERVING');
+      sidecar.health.setStatus('', 'SERVING');
+      await sampler.ready;
+      expect(await status(health)).toBe('SERVING');
+      sidecar.health.setStatus('', 'NOT_SERVING');
+      expect(await waitFor('NOT_SERVING')).toBe('NOT_SERVING');
+      sidecar.health.setStatus('', 'SERVING');
+      expect(await waitFor('SERVING')).toBe('SERVING');
+
+      // a steady state costs the sidecar nothing: no Check over 2.5 s (a poll a second would
+      // make two or more), still the one Watch stream
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(sidecar.calls).toEqual({ checks: 0, watches: 1 });
+
+      // the sidecar exits: NOT_SERVING at once (the stream ends)
+      sidecar.kill();
+      expect(await waitFor('NOT_SERVING')).toBe('NOT_SERVING');
+    } finally {
+      health.close();
+      sidecar.kill();
+      await sampler.close();
+    }
+  }, 30_000);
 });
 
 describe('sampler telemetry', () => {

@@ -1,17 +1,13 @@
 // The inference sidecar as the sampler sees it: cached model metadata, Classify on
 // pre-serialized requests, and its health.
-import * as grpc from '@grpc/grpc-js';
 import { InferenceServiceClient, inferenceV1 } from '@glcert/contracts';
 import {
-  checkHealth,
   createClient,
-  createHealthClient,
-  isGrpcError,
+  createWatchHealthClient,
   isModelNotFound,
   modelNotFoundError,
   unaryCall,
   type HealthClient,
-  type HealthStatus,
   type UnaryMethod,
 } from '@glcert/runtime';
 
@@ -54,7 +50,8 @@ export class Sidecar {
   constructor(private readonly options: SidecarOptions) {
     const limits = { maxSendMessageBytes: options.maxSendMessageBytes, maxReceiveMessageBytes: options.maxReceiveMessageBytes };
     this.client = createClient(InferenceServiceClient, options.address, { ...limits, loadBalancing: 'pick_first' });
-    this.health = createHealthClient(options.address, { loadBalancing: 'pick_first' });
+    // followed with Health/Watch (readiness.ts): keepalive notices a sidecar that hangs
+    this.health = createWatchHealthClient(options.address, { loadBalancing: 'pick_first' });
   }
 
   /**
@@ -99,16 +96,6 @@ export class Sidecar {
   /** Classify of a pre-serialized request (no encoding on our side). */
   private readonly classifyRaw: UnaryMethod<Buffer, inferenceV1.ClassifyResponse> = (message, metadata, options, cb) =>
     this.client.makeUnaryRequest(CLASSIFY_PATH, identity, decodeClassify, message, metadata, options, cb);
-
-  /** The sidecar's readiness (`''` key); 'UNREACHABLE' when the check itself fails. */
-  async status(timeoutMs = 1_000): Promise<HealthStatus | 'UNREACHABLE'> {
-    try {
-      return await checkHealth(this.health, '', timeoutMs);
-    } catch (err) {
-      if (isGrpcError(err, grpc.status.NOT_FOUND)) return 'SERVICE_UNKNOWN';
-      return 'UNREACHABLE';
-    }
-  }
 
   close(): void {
     this.client.close();
