@@ -61,6 +61,27 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
 
+/** Cores this bench's processes may keep busy for the machine to count as quiet, over one window. */
+const QUIET_CORES = 0.05;
+const QUIET_WINDOW_MS = 500;
+const QUIET_MAX_MS = 15_000;
+
+/**
+ * Waits until `pids` together use under QUIET_CORES over a QUIET_WINDOW_MS window (at most
+ * QUIET_MAX_MS); returns how long it waited.
+ */
+async function quietMachine(pids: ReadonlyArray<number | undefined>): Promise<number> {
+  const t0 = performance.now();
+  const total = (): number => pids.reduce<number>((a, pid) => a + (cpuSeconds(pid) ?? 0), 0);
+  for (;;) {
+    const before = total();
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
+    const cores = (total() - before) / ((performance.now() - w0) / 1000);
+    if (cores < QUIET_CORES || performance.now() - t0 > QUIET_MAX_MS) return performance.now() - t0;
+  }
+}
+
 /** Forward passes behind a results file: n0 + n of each certificate (N0 + N for an item without one). */
 function samplesIn(file: string, items: number): number {
   let total = 0;
@@ -153,10 +174,23 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
     const stackSampleRates: number[] = [];
     const rawRates: Record<RawLayout, number[]> = { workers: [], threads: [] };
     const cpuRounds: Array<Record<string, number>> = [];
+    // every side starts on a quiet machine: after a raw round this process keeps a core part-busy
+    // for seconds (its worker isolates' garbage collection), which would be charged to the stack
+    const settle = (): Promise<number> => quietMachine([process.pid, ...stack!.processes.map((p) => p.pid)]);
+    const settleMs: number[] = [];
     for (let r = 0; r < o.rounds; r++) {
       const raw: Partial<Record<RawLayout, number>> = {};
-      for (const layout of ['workers', 'threads'] as const) raw[layout] = await pools[layout]!.certify(images, SIGMA, N0, N);
+      const runRaw = async (): Promise<void> => {
+        for (const layout of ['workers', 'threads'] as const) {
+          settleMs.push(await settle());
+          raw[layout] = await pools[layout]!.certify(images, SIGMA, N0, N);
+        }
+      };
+      // alternate which side goes first, so a drift of the machine's speed favours neither
+      if (r % 2 === 0) await runRaw();
+      settleMs.push(await settle());
       const { rate, samplesRate, cpu } = await certifyOnce(String(r));
+      if (r % 2 === 1) await runRaw();
       const best = Math.max(raw.workers!, raw.threads!);
       const ratio = samplesRate / (best * (N0 + N));
       ratios.push(ratio);
@@ -187,6 +221,8 @@ export async function certifyOverRaw(o: CertifyBenchOptions): Promise<Record<str
       raw_workers_images_per_s: round(median(rawRates.workers)),
       raw_threads_images_per_s: round(median(rawRates.threads)),
       certify_over_raw: round(median(ratios)),
+      // longest wait for the machine to go quiet before a side (QUIET_CORES over QUIET_WINDOW_MS)
+      settle_ms_max: Math.round(Math.max(0, ...settleMs)),
       // cores each process kept busy during the stack's side (cpu seconds / wall seconds), and each one's share
       cpu_cores_by_process: cpuMedian,
       cpu_share_by_process: Object.fromEntries(Object.entries(cpuMedian).map(([k, v]) => [k, round(v / (total || 1), 3)])),
