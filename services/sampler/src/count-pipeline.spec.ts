@@ -251,9 +251,10 @@ describe('runCountPipeline', () => {
     expect(cancelled).toContain(1);
   });
 
-  it('shared permits bound the calls in flight of concurrent runs, and every run completes', async () => {
+  it('shared permits bound the samples in flight of concurrent runs, and every run completes', async () => {
     const side = fakeSidecar(4);
-    const permits = new Permits(3);
+    // 30 samples: three batches of 10
+    const permits = new Permits(30);
     const runs = [0, 1, 2, 3].map((k) =>
       runCountPipeline<Buf>({
         start: k * 1000,
@@ -273,7 +274,7 @@ describe('runCountPipeline', () => {
     const results = await all;
     expect(results.map((r) => r.samples)).toEqual([200, 200, 200, 200]);
     expect(side.maxInFlight).toBe(3);
-    expect(permits.free).toBe(3);
+    expect(permits.free).toBe(30);
   });
 
   it('an abort while waiting for a permit rejects with the reason and leaks no permit', async () => {
@@ -317,5 +318,43 @@ describe('Permits', () => {
     expect(order).toEqual([1, 2]);
     p.release();
     expect(() => p.release()).toThrow();
+  });
+
+  it('weighs each acquire: first come first served, a large waiter is not overtaken, an aborted one lets the next through', async () => {
+    const p = new Permits(10);
+    await p.acquire(undefined, 6);
+    const order: string[] = [];
+    const big = p.acquire(undefined, 8).then(() => order.push('big'));
+    // would fit now (4 free), but waits behind the earlier, larger waiter
+    const small = p.acquire(undefined, 3).then(() => order.push('small'));
+    await tick();
+    expect(order).toEqual([]);
+    expect(p.waiting).toBe(2);
+    p.release(6);
+    await big;
+    expect(p.free).toBe(2);
+    await tick();
+    expect(order).toEqual(['big']);
+    p.release(8);
+    await small;
+    expect(order).toEqual(['big', 'small']);
+    expect(p.free).toBe(7);
+    p.release(3);
+    // more than the size holds all of it; an aborted head lets the waiters behind it through
+    await p.acquire(undefined, 25);
+    expect(p.free).toBe(0);
+    p.release(25);
+    await p.acquire(undefined, 5);
+    const controller = new AbortController();
+    const blocked = p.acquire(controller.signal, 9);
+    const behind = p.acquire(undefined, 4);
+    controller.abort(new Error('gone'));
+    await expect(blocked).rejects.toThrow('gone');
+    await behind;
+    expect(p.free).toBe(1);
+    expect(() => p.acquire(undefined, 0)).toThrow(RangeError);
+    p.release(4);
+    p.release(5);
+    expect(() => p.release(1)).toThrow();
   });
 });

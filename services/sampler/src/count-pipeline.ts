@@ -58,10 +58,10 @@ export interface PipelineOptions<B> {
    */
   signal?: AbortSignal;
   /**
-   * Shared bound on calls in flight (across concurrent runs): a permit is taken before each
-   * send and returned when the call settles.
+   * Shared bound on samples in flight (across concurrent runs): a batch's count of permits is
+   * taken before it is sent and returned when its call settles.
    */
-  permits?: { acquire(signal?: AbortSignal): Promise<void>; release(): void };
+  permits?: { acquire(signal?: AbortSignal, weight?: number): Promise<void>; release(weight?: number): void };
   /** Lets I/O run between batches (default: one setImmediate turn). */
   yieldToIo?: () => Promise<void>;
 }
@@ -127,17 +127,18 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
         checkpoint();
         let sent: SentBatch;
         if (permits) {
-          await permits.acquire(options.signal);
+          const weight = ready.count;
+          await permits.acquire(options.signal, weight);
           try {
             checkpoint();
             sent = send(ready);
           } catch (err) {
-            permits.release();
+            permits.release(weight);
             throw err;
           }
           sent.labels.then(
-            () => permits.release(),
-            () => permits.release(),
+            () => permits.release(weight),
+            () => permits.release(weight),
           );
         } else {
           sent = send(ready);

@@ -97,7 +97,7 @@ export async function countSamples(
   const batchSize = Math.max(
     1,
     sidecarBuilds
-      ? Math.min(input.batchSize || cfg.sidecarBatchSize, input.end - input.start)
+      ? Math.min(input.batchSize || cfg.sidecarBatchSize, permits.size, input.end - input.start)
       : Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
   );
   const depth = cfg.pipelineDepth;

@@ -48,7 +48,7 @@ export async function startSamplerService(config: Partial<SamplerConfig> = {}, o
     sidecar,
     stats: { countCalls: 0, activeCounts: 0, classifyCalls: 0, samplesCounted: 0, samplesBuiltBySidecar: 0 },
     closing: closing.signal,
-    permits: new Permits(cfg.maxInFlight),
+    permits: new Permits(cfg.maxInFlight * cfg.batchSize),
     requestBuffers: new ClassifyRequestPool(),
   };
 
