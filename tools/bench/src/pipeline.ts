@@ -14,7 +14,7 @@
 // BENCH_THREADS (INFERENCE_WORKERS / INFERENCE_INTRA_OP_THREADS of the pipeline's sidecar;
 // default: sized), BENCH_PIPELINE_DEPTH (SAMPLER_PIPELINE_DEPTH; default: sized), BENCH_SECONDS
 // (target seconds per measured side, 2), BENCH_MODELS (comma list), BENCH_MODELS_DIR (default
-// <repo>/models), BENCH_PARTS (certify,pipeline,transforms,health), BENCH_CERTIFY_IMAGES (24 per
+// <repo>/models), BENCH_PARTS (certify,pipeline,transforms,health), BENCH_CERTIFY_IMAGES (48 per
 // side), BENCH_CERTIFY_ROUNDS (5), BENCH_CERTIFY_ENV (VAR=value,... added to the stack's services,
 // e.g. INFERENCE_WORKERS=1,INFERENCE_INTRA_OP_THREADS=2 to measure another split; default none).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,7 +52,7 @@ const WORKERS = optionalInt('BENCH_WORKERS');
 const THREADS = process.env['BENCH_THREADS'] ? envInt('BENCH_THREADS', 1, 0) : undefined;
 const DEPTH = optionalInt('BENCH_PIPELINE_DEPTH');
 const CORES = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-const CERTIFY_IMAGES = envInt('BENCH_CERTIFY_IMAGES', 24);
+const CERTIFY_IMAGES = envInt('BENCH_CERTIFY_IMAGES', 48);
 const CERTIFY_ROUNDS = Math.max(1, envInt('BENCH_CERTIFY_ROUNDS', 5));
 const CERTIFY_ENV = Object.fromEntries(
   (process.env['BENCH_CERTIFY_ENV'] ?? '')
