@@ -31,9 +31,9 @@ export interface ClassifyRequest {
   /** Required. Model name; NOT_FOUND when unknown. */
   model: string;
   /**
-   * The images as a float32 NCHW tensor (N >= 1; more than max_batch_size run in several
-   * batches), values as the model's metadata expects (Tensor gives the domain). Required unless
-   * `transformed` is set.
+   * Required unless `transformed` is set. The images as a float32 NCHW tensor (N >= 1; more
+   * than max_batch_size run in several batches), values as the model's metadata expects (Tensor
+   * gives the domain).
    */
   inputs?:
     | Tensor
@@ -41,7 +41,7 @@ export interface ClassifyRequest {
   /** Optional (default false). Also return the logits (N x classes). */
   returnLogits: boolean;
   /**
-   * Instead of `inputs`: N transforms of one image, built by the sidecar itself in its worker
+   * Optional, instead of `inputs`: N transforms of one image, built by the sidecar itself in its worker
    * threads, so that a batch crosses the wire as one image and N x d numbers rather than N
    * images. The labels are those of the same images sent as `inputs` (the same arithmetic,
    * bit for bit). Only for the families ModelMetadata.transforms lists.
