@@ -231,6 +231,7 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
       ...otel,
       INFERENCE_ADDR: `127.0.0.1:${inferencePort}`,
       SAMPLER_BATCH_SIZE: String(SAMPLER_BATCH),
+      SAMPLER_SIDECAR_BATCH_SIZE: String(SAMPLER_BATCH),
       SAMPLER_SHUTDOWN_GRACE_MS: '2000',
     });
     const bounds = startProcess('bounds', boundsPort!, { ...otel, BOUNDS_CACHE_DIR: join(dir, 'bounds-cache'), BOUNDS_SHUTDOWN_GRACE_MS: '2000' });
