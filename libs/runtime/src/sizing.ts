@@ -54,7 +54,7 @@ export interface Sizing {
     batchSize: number;
     /** Classify calls in flight per CountSamples call. */
     pipelineDepth: number;
-    /** Classify calls in flight across all CountSamples calls. */
+    /** Batches in flight across all CountSamples calls (the sampler bounds samples in flight at this x batchSize). */
     maxInFlight: number;
   };
   /** Which values came from an override (the rest were computed). */

@@ -26,7 +26,7 @@ export interface SamplerDeps {
   readonly stats: SamplerStats;
   /** Aborts when the service shuts down. */
   readonly closing: AbortSignal;
-  /** Classify calls in flight, over all CountSamples calls. */
+  /** Samples in the sidecar's hands, over all CountSamples calls (SAMPLER_MAX_IN_FLIGHT x SAMPLER_BATCH_SIZE permits). */
   readonly permits: Permits;
   /** Request buffers of finished CountSamples calls, reused by the next (classify-request.ts). */
   readonly requestBuffers: ClassifyRequestPool;

@@ -12,8 +12,15 @@ export async function main(): Promise<void> {
   const basis = sizing.overridden.includes('inferenceWorkers') ? `INFERENCE_WORKERS ${sizing.inference.workers}` : `${sizing.inference.workers} inference workers`;
   log.info(
     `sizing: ${describeBudget(budget)}, ${basis} -> batch ${config.batchSize}, pipeline depth ${config.pipelineDepth}, ` +
-      `${config.maxInFlight} Classify calls in flight at most`,
-    { cpus: sizing.cpus, batch_size: config.batchSize, pipeline_depth: config.pipelineDepth, max_in_flight: config.maxInFlight },
+      `${config.maxInFlight * config.batchSize} samples (${config.maxInFlight} batches) in flight at most, ` +
+      `${config.sidecarBatchSize} samples per call the sidecar builds`,
+    {
+      cpus: sizing.cpus,
+      batch_size: config.batchSize,
+      pipeline_depth: config.pipelineDepth,
+      max_in_flight: config.maxInFlight,
+      sidecar_batch_size: config.sidecarBatchSize,
+    },
   );
   await startSamplerService(config, { logger: log, signals: ['SIGTERM', 'SIGINT'] });
 }
