@@ -192,9 +192,9 @@ function handlers(state: State, config: InferenceConfig, log: Logger): Inference
         const inputs = decodeClassifyRequestInputs(request, model.entry);
         const { images } = inputs;
         ctx.throwIfDone();
+        const data = inputs.kind === 'pixels' ? inputs.data : inputs.transformed;
         // a view into grpc-js' own buffer of this message (Buffer.concat makes a fresh one per
         // message over 4 KiB, and drops it after deserializing) may go to a worker as it is
-        const data = inputs.kind === 'pixels' ? inputs.data : inputs.transformed;
         const transfer =
           data instanceof Float32Array &&
           data.buffer === request.inputs?.rawContents.buffer &&

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { applyTransformBatch } from '@glcert/transforms';
+import type { BatchPart, TransformedImages } from './batcher';
 import { loadModelRepository, type ModelEntry } from './model-repository';
 import { createFixtureRepository, type FixtureRepository } from './testing/fixture-models';
 import { type PoolLogger, resolveExecutionProviders, WorkerPool } from './worker-pool';
@@ -32,6 +34,43 @@ describe('WorkerPool', () => {
     models = await loadModelRepository(repo.dir);
   });
   afterAll(() => repo.remove());
+
+  it('builds a batch of parts in the worker: images and transforms, in order, as the caller would have built them', async () => {
+    const { logger } = recordingLogger();
+    const pool = await WorkerPool.start({ workers: 1, models, executionProviders: ['cpu'], intraOpNumThreads: 1, logger });
+    try {
+      const shape = { channels: 1, height: 6, width: 6 };
+      const image = inputs(1, 36, 9);
+      const pixels = inputs(2, 36, 4);
+      // rows 1-3 of contrast+brightness, then two plain images, then rows 0-1 of a translation
+      const cb: TransformedImages = { key: 'cb', image, params: Float64Array.from([9, 9, 0.5, 0.1, 1.5, -0.2, 2, 0.3]) };
+      const t: TransformedImages = { key: 't', image, params: Float64Array.from([1, -2, 3, 0]) };
+      const built = new Float32Array(7 * 36);
+      applyTransformBatch('cb', image, shape, cb.params.subarray(2), 3, built);
+      built.set(pixels, 3 * 36);
+      applyTransformBatch('t', image, shape, t.params, 2, built.subarray(5 * 36));
+      const expected = await pool.run('tiny-grey', built.slice(), 7);
+      // a view into a larger buffer: only its own values travel
+      const inLarger = new Float32Array(200);
+      inLarger.set(pixels, 50);
+      const parts: BatchPart[] = [
+        { transformed: cb, start: 1, count: 3 },
+        { pixels: inLarger.subarray(50, 50 + 72) },
+        { transformed: t, start: 0, count: 2 },
+      ];
+      const out = await pool.run('tiny-grey', parts, 7);
+      expect(Array.from(out.logits)).toEqual(Array.from(expected.logits));
+      expect(Array.from(out.labels)).toEqual(Array.from(expected.labels));
+      // the caller's arrays are neither moved nor changed
+      expect(cb.params).toHaveLength(8);
+      expect(inLarger.byteLength).toBe(800);
+      // a worker reuses its input buffer: a smaller batch after a larger one is still right
+      const small = await pool.run('tiny-grey', [{ transformed: t, start: 1, count: 1 }], 1);
+      expect(Array.from(small.logits)).toEqual(Array.from(expected.logits.subarray(6 * 4, 7 * 4)));
+    } finally {
+      await pool.close();
+    }
+  });
 
   it('runs batches in worker threads and matches a direct onnxruntime run', async () => {
     const { logger, lines } = recordingLogger();
