@@ -33,8 +33,13 @@ function summarise(cells: readonly SoundnessCell[]) {
     oneSidedLower: clopperPearsonLower(c.falseCertificates, c.replications, test.level),
     oneSidedUpper: clopperPearsonUpper(c.falseCertificates, c.replications, 0.05),
   }));
+  return { ...totals(cells.length, test), rows };
+}
+
+/** The totals both reports print, from the one false-certification test. */
+function totals(cells: number, test: ReturnType<typeof nullCellTest>) {
   return {
-    cells: cells.length,
+    cells,
     nullCells: test.nulls.length,
     certifications: test.certifications,
     falseCertificates: test.falseCertificates,
@@ -42,7 +47,6 @@ function summarise(cells: readonly SoundnessCell[]) {
     maxObservedOverAlpha: test.maxObservedOverAlpha,
     violations: test.violations.length,
     testLevel: test.level,
-    rows,
   };
 }
 
@@ -56,19 +60,11 @@ function sequentialMain(json: boolean): void {
   for (const hEff of SEQ_H) for (const nMax of SEQ_N_MAX) for (const pA of [hEff, hEff - (1 - hEff) / 4, hEff + (1 - hEff) / 2]) grid.push({ pA, hEff, nMax });
   const started = performance.now();
   const cells = simulateSequentialSoundness({ cells: grid, alphas: ALPHAS, replications, seed });
-  const test = nullCellTest(cells);
   const summary = {
     simulation: 'soundness of the sequential rule (ALGORITHM.md section 9): looks of sequentialSchedule, decideAtLook with futility beta 1e-3',
     replicationsPerCell: replications,
     seed: seed.toString(),
-    cells: cells.length,
-    nullCells: test.nulls.length,
-    certifications: test.certifications,
-    falseCertificates: test.falseCertificates,
-    maxExactOverAlpha: test.maxExactOverAlpha,
-    maxObservedOverAlpha: test.maxObservedOverAlpha,
-    testLevel: test.level,
-    violations: test.violations.length,
+    ...totals(cells.length, nullCellTest(cells)),
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };
   if (json) {

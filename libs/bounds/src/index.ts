@@ -28,4 +28,4 @@ export { GAUSS_NODES, GAUSS_WEIGHTS } from './lib/gauss-legendre';
 export { canonicalJson, sha256Canonical } from './lib/cache-key';
 export { InvalidBoundRequestError, NumericDomainError } from './lib/errors';
 export { simulateSoundness, defaultThresholds, cpVerdict, binomialUpperTail, formatSoundnessTable, nullCellTest, SOUNDNESS_STREAM } from './lib/soundness';
-export type { NullCellStats, SoundnessCell, SoundnessOptions } from './lib/soundness';
+export type { NullCellStats, SimulatedCell, SoundnessCell, SoundnessOptions } from './lib/soundness';

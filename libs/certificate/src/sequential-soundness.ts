@@ -9,7 +9,7 @@
 // whichever way it was picked. The same test as the fixed rule's simulation
 // (tools/soundness/simulate.ts) decides a violation.
 
-import { binomialUpperTail } from '@glcert/bounds';
+import { binomialUpperTail, type SimulatedCell } from '@glcert/bounds';
 import {
   clopperPearsonLower,
   clopperPearsonUpper,
@@ -25,25 +25,16 @@ import {
 /** Generator stream of this simulation (7 is the fixed rule's). */
 export const SEQUENTIAL_SOUNDNESS_STREAM = 8;
 
-export interface SequentialCell {
-  readonly pA: number;
+/**
+ * A cell of the sequential rule: nullCell is pA <= h_eff, exactRate is P(certified) with the law
+ * of nA propagated through the looks.
+ */
+export interface SequentialCell extends SimulatedCell {
   readonly hEff: number;
   readonly nMax: number;
-  readonly alpha: number;
   readonly looks: readonly number[];
-  readonly replications: number;
-  /** pA <= h_eff: every certificate in this cell is false. */
-  readonly nullCell: boolean;
-  readonly certified: number;
-  readonly falseCertificates: number;
-  readonly rate: number;
-  /** P(certified) under the rule, exactly (law of nA propagated through the looks). */
-  readonly exactRate: number;
   /** Mean estimation samples drawn (n at the stopping look). */
   readonly meanSamples: number;
-  /** Two-sided Clopper-Pearson interval of `rate` at `confidence` (each side half). */
-  readonly ciLower: number;
-  readonly ciUpper: number;
 }
 
 export interface SequentialSoundnessOptions {

@@ -18,26 +18,35 @@ import { certifies } from './solve';
 /** Generator stream of the simulation (0-2 are certification's and the bound solver's). */
 export const SOUNDNESS_STREAM = 7;
 
-export interface SoundnessCell {
-  readonly pA: number;
-  readonly threshold: number;
-  readonly alpha: number;
-  readonly n: number;
-  readonly replications: number;
-  /** pA <= threshold: every certificate in this cell is false. */
+/** What the false-certification test reads of a cell, of the fixed or the sequential rule. */
+export interface NullCellStats {
+  /** Every certificate in this cell is false (pA at or below the threshold). */
   readonly nullCell: boolean;
-  readonly certified: number;
+  readonly alpha: number;
+  readonly replications: number;
   /** certified when nullCell, else 0 */
   readonly falseCertificates: number;
   /** certified / replications */
   readonly rate: number;
-  /** Exact P(certified) = P(nA >= k*) under Binomial(n, pA). */
+  /** Exact P(certified) under the rule. */
   readonly exactRate: number;
-  /** The smallest nA that certifies (n + 1 when none does). */
-  readonly kStar: number;
+}
+
+/** One simulated cell of either rule: the test's fields plus what both reports print. */
+export interface SimulatedCell extends NullCellStats {
+  readonly pA: number;
+  readonly certified: number;
   /** Two-sided Clopper-Pearson interval of `rate` at level `confidence` (each side confidence/2). */
   readonly ciLower: number;
   readonly ciUpper: number;
+}
+
+/** A cell of the fixed rule: nullCell is pA <= threshold, exactRate is P(nA >= k*) under Binomial(n, pA). */
+export interface SoundnessCell extends SimulatedCell {
+  readonly threshold: number;
+  readonly n: number;
+  /** The smallest nA that certifies (n + 1 when none does). */
+  readonly kStar: number;
 }
 
 export interface SoundnessOptions {
@@ -145,16 +154,6 @@ export function simulateSoundness(options: SoundnessOptions): SoundnessCell[] {
     }
   }
   return cells;
-}
-
-/** What the false-certification test reads of a cell, of the fixed or the sequential rule. */
-export interface NullCellStats {
-  readonly nullCell: boolean;
-  readonly alpha: number;
-  readonly replications: number;
-  readonly falseCertificates: number;
-  readonly rate: number;
-  readonly exactRate: number;
 }
 
 /**
