@@ -187,11 +187,11 @@ describe('InferenceService over loopback', () => {
       nan[5] = NaN;
       await expectStatus(call({ image: encodeFloat32Tensor(nan, GREY) }), grpc.status.INVALID_ARGUMENT, 'transformed.image.raw_contents');
       await expectStatus(call({ image: { ...good.image, rawContents: good.image.rawContents.subarray(4) } }), grpc.status.INVALID_ARGUMENT, 'transformed.image.raw_contents');
-      for (const transform of ['', 'r', 'blur', 'x'.repeat(1 << 16)]) {
+      for (const transform of ['', 'r', 'blur', 'x'.repeat(1 << 16), 'x'.repeat(1 << 20)]) {
         const err = await expectStatus(call({ transform }), grpc.status.INVALID_ARGUMENT, 'transformed.transform');
         expect(err.details.length).toBeLessThan(300);
       }
-      for (const parameters of [[], [1, 0, 1], [NaN, 0], [1, Infinity], [0, 0], [1e300, 0], [1, 1e5], [-1, 0]]) {
+      for (const parameters of [[], [1, 0, 1], [NaN, 0], [1, Infinity], [0, 0], [1e300, 0], [1e-300, 0], [5e-324, 0], [1, 1e5], [1, -1e300], [-1, 0]]) {
         await expectStatus(call({ parameters }), grpc.status.INVALID_ARGUMENT, 'transformed.parameters');
       }
       // the extremes of the domain give finite logits
@@ -433,6 +433,39 @@ describe('InferenceService cancellation and message limits', () => {
     const res = await classifyImages(clients.inference, 'grey-net', data, GREY_ONLY);
     expect(res.labels).toEqual(argmaxRows(await directRun(repo.onnx.get('grey-net')!, data, GREY_ONLY), 10));
     expect(stats()).toMatchObject({ requests: 2, cancelled: 1, batches: 1, images: 8 });
+  });
+
+  it('a transformed call abandoned halfway, or past its deadline, stops: its rows not yet dispatched never run', async () => {
+    const stats = () => ({ ...service.stats.models['grey-net'] });
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => setTimeout(r, 2));
+    };
+    const image = encodeFloat32Tensor(randomImages(1, GREY_ONLY, 3), GREY_ONLY);
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => [1 + i / 100, i / 100]).flat();
+    const before = stats();
+    // 13 rows: one batch of 8 runs at once, the other 5 wait for a batch that never fills
+    let call!: grpc.ClientUnaryCall;
+    const halfway = classify(clients.inference, { model: 'grey-net', transformed: { image, transform: 'cb', parameters: rows(13) } }, (c) => (call = c));
+    await until(() => stats().batches === before.batches + 1);
+    call.cancel();
+    await expectStatus(halfway, grpc.status.CANCELLED);
+    await until(() => stats().cancelled === before.cancelled + 1);
+    // past its deadline: 5 rows wait, the deadline ends the call and the rows leave the queue
+    const late = new Promise((resolve, reject) =>
+      clients.inference.classify(
+        { model: 'grey-net', returnLogits: false, inputs: undefined, transformed: { image, transform: 'cb', parameters: rows(5) } },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 150 },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+    await expectStatus(late, grpc.status.DEADLINE_EXCEEDED);
+    await until(() => stats().cancelled === before.cancelled + 2);
+    // nothing of theirs is queued: 8 fresh rows make a batch on their own, and only those ran
+    const fresh = await classify(clients.inference, { model: 'grey-net', transformed: { image, transform: 'cb', parameters: rows(8) } });
+    expect(fresh.labels).toHaveLength(8);
+    expect(stats()).toMatchObject({ batches: before.batches + 2, images: before.images + 16, cancelled: before.cancelled + 2 });
+    expect(service.stats.models['grey-net'].rejected).toBe(before.rejected);
   });
 
   it('accepts a request at the receive limit and refuses one image more with RESOURCE_EXHAUSTED', async () => {
