@@ -67,13 +67,41 @@ export interface CountSamplesRequest {
    * (reason MODEL_MISMATCH) at the first batch that differs. Empty: no check.
    */
   expectedModelSha256: string;
+  /**
+   * Optional (empty: none). Further ranges counted in the same call, after the first one
+   * (stream, start_index, end_index), each answered with its own counts in
+   * CountSamplesResponse.more_counts: a FIXED certification asks for its selection and
+   * estimation samples in one call, and the sidecar classifies them in the same batches.
+   * Domain: at most 7 ranges, each as stream, start_index and end_index above; all ranges
+   * together, the first included, at most SAMPLER_MAX_RANGE samples.
+   */
+  moreRanges: SampleRange[];
+}
+
+/** Samples [start_index, end_index) of one generator stream. */
+export interface SampleRange {
+  /** Required (0 is a stream). Generator stream: 0 selection, 1 estimation. Domain: [0, 2^31 - 1]. */
+  stream: number;
+  /** Required (0 is an index). First sample index (inclusive). Domain: [0, 2^53 - 1]. */
+  startIndex: bigint;
+  /** Required. Last sample index (exclusive). Domain: end_index > start_index, at most 2^53 - 1. */
+  endIndex: bigint;
+}
+
+/** Class counts of one range. */
+export interface RangeCounts {
+  /** Count per class, indexed by label; sums to the range's size. */
+  classCounts: bigint[];
 }
 
 /** Response of SamplingService.CountSamples. */
 export interface CountSamplesResponse {
-  /** Count per class, indexed by label; sums to samples_count. */
+  /**
+   * Count per class of the first range [start_index, end_index), indexed by label; sums to
+   * end_index - start_index.
+   */
   classCounts: bigint[];
-  /** Samples classified (end_index - start_index). */
+  /** Samples classified, over all ranges (end_index - start_index plus the sizes of more_ranges). */
   samplesCount: bigint;
   /** Inference batches sent. */
   batchesCount: number;
@@ -81,6 +109,8 @@ export interface CountSamplesResponse {
   computeSeconds: number;
   /** Hex SHA-256 of the model that answered all batches. */
   modelSha256: string;
+  /** Counts of each of the request's more_ranges, in the same order (empty when it had none). */
+  moreCounts: RangeCounts[];
 }
 
 /** Request of SamplingService.SampleTransforms. */
@@ -144,6 +174,7 @@ function createBaseCountSamplesRequest(): CountSamplesRequest {
     endIndex: 0n,
     batchSize: 0,
     expectedModelSha256: "",
+    moreRanges: [],
   };
 }
 
@@ -184,6 +215,9 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
     }
     if (message.expectedModelSha256 !== "") {
       writer.uint32(74).string(message.expectedModelSha256);
+    }
+    for (const v of message.moreRanges) {
+      SampleRange.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -273,6 +307,14 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
             message.expectedModelSha256 = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.moreRanges.push(SampleRange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -316,6 +358,11 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
         : isSet(object.expected_model_sha256)
         ? globalThis.String(object.expected_model_sha256)
         : "",
+      moreRanges: globalThis.Array.isArray(object?.moreRanges)
+        ? object.moreRanges.map((e: any) => SampleRange.fromJSON(e))
+        : globalThis.Array.isArray(object?.more_ranges)
+        ? object.more_ranges.map((e: any) => SampleRange.fromJSON(e))
+        : [],
     };
   },
 
@@ -348,6 +395,9 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
     if (message.expectedModelSha256 !== "") {
       obj.expectedModelSha256 = message.expectedModelSha256;
     }
+    if (message.moreRanges?.length) {
+      obj.moreRanges = message.moreRanges.map((e) => SampleRange.toJSON(e));
+    }
     return obj;
   },
 
@@ -371,12 +421,220 @@ export const CountSamplesRequest: MessageFns<CountSamplesRequest> = {
     message.endIndex = (object.endIndex !== undefined && object.endIndex !== null) ? BigInt(object.endIndex) : 0n;
     message.batchSize = object.batchSize ?? 0;
     message.expectedModelSha256 = object.expectedModelSha256 ?? "";
+    message.moreRanges = object.moreRanges?.map((e) => SampleRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSampleRange(): SampleRange {
+  return { stream: 0, startIndex: 0n, endIndex: 0n };
+}
+
+export const SampleRange: MessageFns<SampleRange> = {
+  encode(message: SampleRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== 0) {
+      writer.uint32(8).int32(message.stream);
+    }
+    if (message.startIndex !== 0n) {
+      if (BigInt.asIntN(64, message.startIndex) !== message.startIndex) {
+        throw new globalThis.Error("value provided for field message.startIndex of type int64 too large");
+      }
+      writer.uint32(16).int64(message.startIndex);
+    }
+    if (message.endIndex !== 0n) {
+      if (BigInt.asIntN(64, message.endIndex) !== message.endIndex) {
+        throw new globalThis.Error("value provided for field message.endIndex of type int64 too large");
+      }
+      writer.uint32(24).int64(message.endIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SampleRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSampleRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stream = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startIndex = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.endIndex = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SampleRange {
+    return {
+      stream: isSet(object.stream) ? globalThis.Number(object.stream) : 0,
+      startIndex: isSet(object.startIndex)
+        ? BigInt(object.startIndex)
+        : isSet(object.start_index)
+        ? BigInt(object.start_index)
+        : 0n,
+      endIndex: isSet(object.endIndex)
+        ? BigInt(object.endIndex)
+        : isSet(object.end_index)
+        ? BigInt(object.end_index)
+        : 0n,
+    };
+  },
+
+  toJSON(message: SampleRange): unknown {
+    const obj: any = {};
+    if (message.stream !== 0) {
+      obj.stream = Math.round(message.stream);
+    }
+    if (message.startIndex !== 0n) {
+      obj.startIndex = message.startIndex.toString();
+    }
+    if (message.endIndex !== 0n) {
+      obj.endIndex = message.endIndex.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SampleRange>, I>>(base?: I): SampleRange {
+    return SampleRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SampleRange>, I>>(object: I): SampleRange {
+    const message = createBaseSampleRange();
+    message.stream = object.stream ?? 0;
+    message.startIndex = (object.startIndex !== undefined && object.startIndex !== null)
+      ? BigInt(object.startIndex)
+      : 0n;
+    message.endIndex = (object.endIndex !== undefined && object.endIndex !== null) ? BigInt(object.endIndex) : 0n;
+    return message;
+  },
+};
+
+function createBaseRangeCounts(): RangeCounts {
+  return { classCounts: [] };
+}
+
+export const RangeCounts: MessageFns<RangeCounts> = {
+  encode(message: RangeCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.classCounts.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.classCounts) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field classCounts of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RangeCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRangeCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.classCounts.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.classCounts.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RangeCounts {
+    return {
+      classCounts: globalThis.Array.isArray(object?.classCounts)
+        ? object.classCounts.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.class_counts)
+        ? object.class_counts.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RangeCounts): unknown {
+    const obj: any = {};
+    if (message.classCounts?.length) {
+      obj.classCounts = message.classCounts.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RangeCounts>, I>>(base?: I): RangeCounts {
+    return RangeCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RangeCounts>, I>>(object: I): RangeCounts {
+    const message = createBaseRangeCounts();
+    message.classCounts = object.classCounts?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
 
 function createBaseCountSamplesResponse(): CountSamplesResponse {
-  return { classCounts: [], samplesCount: 0n, batchesCount: 0, computeSeconds: 0, modelSha256: "" };
+  return { classCounts: [], samplesCount: 0n, batchesCount: 0, computeSeconds: 0, modelSha256: "", moreCounts: [] };
 }
 
 export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
@@ -405,6 +663,9 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
     }
     if (message.modelSha256 !== "") {
       writer.uint32(42).string(message.modelSha256);
+    }
+    for (const v of message.moreCounts) {
+      RangeCounts.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -472,6 +733,14 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
             message.modelSha256 = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.moreCounts.push(RangeCounts.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -511,6 +780,11 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
         : isSet(object.model_sha256)
         ? globalThis.String(object.model_sha256)
         : "",
+      moreCounts: globalThis.Array.isArray(object?.moreCounts)
+        ? object.moreCounts.map((e: any) => RangeCounts.fromJSON(e))
+        : globalThis.Array.isArray(object?.more_counts)
+        ? object.more_counts.map((e: any) => RangeCounts.fromJSON(e))
+        : [],
     };
   },
 
@@ -531,6 +805,9 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
     if (message.modelSha256 !== "") {
       obj.modelSha256 = message.modelSha256;
     }
+    if (message.moreCounts?.length) {
+      obj.moreCounts = message.moreCounts.map((e) => RangeCounts.toJSON(e));
+    }
     return obj;
   },
 
@@ -546,6 +823,7 @@ export const CountSamplesResponse: MessageFns<CountSamplesResponse> = {
     message.batchesCount = object.batchesCount ?? 0;
     message.computeSeconds = object.computeSeconds ?? 0;
     message.modelSha256 = object.modelSha256 ?? "";
+    message.moreCounts = object.moreCounts?.map((e) => RangeCounts.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1087,8 +1365,9 @@ export const SamplingServiceService = {
     responseDeserialize: (value: Buffer): GetModelResponse => GetModelResponse.decode(value),
   },
   /**
-   * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
-   * however the index range is split across calls or replicas.
+   * Class counts over samples [start_index, end_index) of (seed, stream), and over each of
+   * more_ranges. Counts are identical however the index ranges are split or grouped across
+   * calls or replicas.
    */
   countSamples: {
     path: "/glcert.sampling.v1.SamplingService/CountSamples" as const,
@@ -1121,8 +1400,9 @@ export interface SamplingServiceServer extends UntypedServiceImplementation {
    */
   getModel: handleUnaryCall<GetModelRequest, GetModelResponse>;
   /**
-   * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
-   * however the index range is split across calls or replicas.
+   * Class counts over samples [start_index, end_index) of (seed, stream), and over each of
+   * more_ranges. Counts are identical however the index ranges are split or grouped across
+   * calls or replicas.
    */
   countSamples: handleUnaryCall<CountSamplesRequest, CountSamplesResponse>;
   /** A few transformed images (for report strips and debugging); no inference. */
@@ -1150,8 +1430,9 @@ export interface SamplingServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetModelResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Class counts over samples [start_index, end_index) of (seed, stream). Counts are identical
-   * however the index range is split across calls or replicas.
+   * Class counts over samples [start_index, end_index) of (seed, stream), and over each of
+   * more_ranges. Counts are identical however the index ranges are split or grouped across
+   * calls or replicas.
    */
   countSamples(
     request: CountSamplesRequest,
