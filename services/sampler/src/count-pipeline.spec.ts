@@ -113,6 +113,80 @@ describe('runCountPipeline', () => {
     expect(next).toBe(305);
   });
 
+  it('segments: each label counts in the segment of its own index, also within a batch that straddles segments', async () => {
+    const side = fakeSidecar(7);
+    // [5, 205), [205, 1205), [1205, 1210): batch [5, 261) straddles the first boundary, the
+    // last batch [1029, 1210) the second
+    const segments = [205, 1205, 1210];
+    const run = runCountPipeline<Buf>({
+      start: 5,
+      end: 1210,
+      segments,
+      batchSize: 256,
+      depth: 2,
+      newBuffer: bufferFactory(),
+      classes: 7,
+      produce: (b) => void (b.buffer.holds = b.index),
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    await drain(side, run, 'lifo', 2);
+    const result = await run;
+    // independently: the fake sidecar labels index i as i mod 7
+    const expected = segments.map((hi, k) => {
+      const counts = Array<number>(7).fill(0);
+      for (let i = k === 0 ? 5 : segments[k - 1]!; i < hi; i++) counts[i % 7]++;
+      return counts;
+    });
+    expect(result.segmentCounts).toEqual(expected);
+    expect(result.segmentCounts.map((c) => c.reduce((a, b) => a + b))).toEqual([200, 1000, 5]);
+    expect(result.counts).toEqual(expected[0]!.map((_, c) => expected.reduce((a, seg) => a + seg[c]!, 0)));
+    expect(result.batches).toBe(Math.ceil(1205 / 256));
+    expect(result.samples).toBe(1205);
+  });
+
+  it('without segments: one segment equal to the counts', async () => {
+    const side = fakeSidecar(3);
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 10,
+      batchSize: 4,
+      depth: 1,
+      newBuffer: bufferFactory(),
+      classes: 3,
+      produce: (b) => void (b.buffer.holds = b.index),
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    await drain(side, run);
+    const result = await run;
+    expect(result.counts).toEqual([4, 3, 3]);
+    expect(result.segmentCounts).toEqual([[4, 3, 3]]);
+  });
+
+  it.each([
+    ['not ending at end', [100, 200]],
+    ['not increasing', [100, 100, 300]],
+    ['empty first segment', [0, 300]],
+    ['none', []],
+  ])('segments %s: RangeError before any call', async (_name, segments) => {
+    const side = fakeSidecar(2);
+    const run = runCountPipeline<Buf>({
+      start: 0,
+      end: 300,
+      segments,
+      batchSize: 10,
+      depth: 1,
+      newBuffer: bufferFactory(),
+      classes: 2,
+      produce: () => undefined,
+      send: side.send,
+      checkpoint: () => undefined,
+    });
+    await expect(run).rejects.toThrow(RangeError);
+    expect(side.sent).toBe(0);
+  });
+
   it.each([
     [300, 100, 3],
     [20, 100, 1],

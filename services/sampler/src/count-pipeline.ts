@@ -12,6 +12,10 @@
 // (DEADLINE_EXCEEDED). After a throw no further call is started; the calls in flight are
 // cancelled (their results would be discarded anyway).
 //
+// Segments: [start, end) may be a virtual index space made of several ranges laid end to end
+// (CountSamples' more_ranges); a batch may straddle them, and each label is counted in the
+// segment of its own index, so one Classify call serves the end of one range and the start of the next.
+//
 // No gRPC here: `send` is injected, so the schedule is testable on its own.
 
 /** A call in flight: its labels, and a way to abandon it. */
@@ -33,6 +37,11 @@ export interface PipelineOptions<B> {
   /** Sample indices [start, end). */
   start: number;
   end: number;
+  /**
+   * Cumulative ends of the segments in [start, end), increasing, the last one `end`: segment k
+   * is [segments[k - 1] (start for k = 0), segments[k]). Default: one segment, [start, end).
+   */
+  segments?: readonly number[];
   batchSize: number;
   /** Most calls in flight at once (>= 1). */
   depth: number;
@@ -67,7 +76,10 @@ export interface PipelineOptions<B> {
 }
 
 export interface PipelineResult {
+  /** Counts per class over [start, end). */
   counts: number[];
+  /** Counts per class of each segment, in order (one entry, equal to `counts`, without segments). */
+  segmentCounts: number[][];
   batches: number;
   samples: number;
 }
@@ -88,8 +100,13 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
   const yieldToIo = options.yieldToIo ?? nextTurn;
   if (!(depth >= 1)) throw new RangeError(`depth must be >= 1, got ${depth}`);
   if (!(batchSize >= 1)) throw new RangeError(`batchSize must be >= 1, got ${batchSize}`);
+  const ends = options.segments ?? [end];
+  if (ends.length < 1 || ends[ends.length - 1] !== end || ends.some((e, k) => !(e > (k === 0 ? start : ends[k - 1]!)))) {
+    throw new RangeError(`segments must increase from past start ${start} to end ${end}, got [${ends.slice(0, 8).join(', ')}]`);
+  }
 
   const counts = new Array<number>(classes).fill(0);
+  const segmentCounts = ends.map(() => new Array<number>(classes).fill(0));
   const free: B[] = [];
   let allocated = 0;
   const inFlight: Array<{ batch: PipelineBatch<B>; sent: SentBatch }> = [];
@@ -158,12 +175,17 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
       if (labels.length !== head.batch.count) {
         throw new LabelRangeError(`sidecar returned ${labels.length} labels for a batch of ${head.batch.count}`);
       }
+      // the segment of the batch's first index, then onward as the batch crosses boundaries
+      let segment = 0;
+      while (ends[segment]! <= head.batch.start) segment++;
       for (let i = 0; i < labels.length; i++) {
         const label = labels[i];
         if (!(label >= 0 && label < classes) || !Number.isInteger(label)) {
           throw new LabelRangeError(`sidecar returned label ${label}, outside [0, ${classes})`);
         }
+        while (head.batch.start + i >= ends[segment]!) segment++;
         counts[label]++;
+        segmentCounts[segment]![label]++;
       }
       samples += labels.length;
       free.push(head.batch.buffer);
@@ -176,5 +198,5 @@ export async function runCountPipeline<B>(options: PipelineOptions<B>): Promise<
   } finally {
     options.signal?.removeEventListener('abort', cancelInFlight);
   }
-  return { counts, batches, samples };
+  return { counts, segmentCounts, batches, samples };
 }

@@ -8,6 +8,10 @@
 // arithmetic (libs/transforms), so no image-sized message crosses gRPC and neither process copies,
 // frames or collects megabytes per batch; otherwise (an older sidecar, or
 // SAMPLER_SIDECAR_TRANSFORMS=false) the images are built here and sent. The counts are the same.
+//
+// Several ranges (the request's own, then more_ranges): the pipeline runs over one virtual index
+// space [0, total), the ranges laid end to end, so a batch may carry the last samples of one range
+// and the first of the next (fewer Classify calls); each label is counted in its own range.
 import { context, trace, type Span } from '@opentelemetry/api';
 import { encodeFloat32Tensor, modelInputChw, type inferenceV1, type samplingV1 } from '@glcert/contracts';
 import {
@@ -65,13 +69,19 @@ export async function countSamples(
     ...threatModelIdentifierViolations(req.threatModel),
   ]);
   const input: CountInput = validateCountRequest(req, { maxRange: cfg.maxRange });
+  const { ranges } = input;
+  // virtual index where each range ends: range r is [ends[r - 1] (0 for r = 0), ends[r])
+  const ends: number[] = [];
+  for (const r of ranges) ends.push((ends[ends.length - 1] ?? 0) + (r.end - r.start));
+  const total = ends[ends.length - 1]!;
   const serverSpan = trace.getActiveSpan();
   serverSpan?.setAttributes({
     'glcert.model': input.model,
     'glcert.transform': input.spec.key,
     'glcert.stream': input.stream,
     'glcert.start_index': input.start,
-    'glcert.n': input.end - input.start,
+    'glcert.n': total,
+    'glcert.ranges': ranges.length,
   });
   const meta = await modelFor(deps, input.model, ctx);
   const chw = modelChw(meta);
@@ -97,8 +107,8 @@ export async function countSamples(
   const batchSize = Math.max(
     1,
     sidecarBuilds
-      ? Math.min(input.batchSize || cfg.sidecarBatchSize, permits.size, input.end - input.start)
-      : Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, input.end - input.start),
+      ? Math.min(input.batchSize || cfg.sidecarBatchSize, permits.size, total)
+      : Math.min(input.batchSize || cfg.batchSize, meta.maxBatchSize > 0 ? meta.maxBatchSize : Infinity, messageCap, total),
   );
   const depth = cfg.pipelineDepth;
   serverSpan?.setAttributes({ 'glcert.batch_size': batchSize, 'glcert.sidecar_transforms': sidecarBuilds });
@@ -107,8 +117,19 @@ export async function countSamples(
   stats.activeCounts++;
   const elements = chw[0] * chw[1] * chw[2];
   const slice = Math.max(1, Math.min(batchSize, Math.floor(SLICE_ELEMENTS / elements)));
-  const source = new SampleSource({ ...input, maxBatch: sidecarBuilds ? batchSize : slice });
+  // a source draws one stream's samples: one per range (at most 8, scratch of one batch each)
+  const sources = ranges.map((r) => new SampleSource({ ...input, stream: r.stream, maxBatch: sidecarBuilds ? batchSize : slice }));
   const d = input.spec.params.length;
+  /** The parts of virtual [start, start + count): range r's samples [from, from + count) at row `row` of the batch. */
+  const partsOf = (start: number, count: number): Array<{ r: number; from: number; count: number; row: number }> => {
+    const parts = [];
+    for (let r = 0, lo = 0; r < ranges.length && lo < start + count; lo = ends[r]!, r++) {
+      const a = Math.max(start, lo);
+      const b = Math.min(start + count, ends[r]!);
+      if (a < b) parts.push({ r, from: ranges[r]!.start + (a - lo), count: b - a, row: a - start });
+    }
+    return parts;
+  };
   const image = sidecarBuilds ? encodeFloat32Tensor(input.image, chw) : undefined;
   const modelUtf8 = new TextEncoder().encode(input.model);
   /** A batch: its images (built here) or its samples' parameters (the sidecar builds the images). */
@@ -136,8 +157,9 @@ export async function countSamples(
   };
   try {
     const result = await runCountPipeline<Slot>({
-      start: input.start,
-      end: input.end,
+      start: 0,
+      end: total,
+      segments: ends,
       batchSize,
       depth,
       newBuffer: () => {
@@ -153,31 +175,38 @@ export async function countSamples(
         if (mismatch) throw mismatch;
       },
       produce: async ({ buffer, start, count, index }) => {
+        const parts = partsOf(start, count);
+        const first = parts[0]!;
         buffer.span = tracer.startSpan(
           'sampler.batch',
           {
             attributes: {
               'glcert.batch_size': count,
-              'glcert.stream': input.stream,
-              'glcert.start_index': start,
+              'glcert.stream': ranges[first.r]!.stream,
+              'glcert.start_index': first.from,
               'glcert.batch_index': index,
+              'glcert.ranges': parts.length,
             },
           },
           parent,
         );
-        if (buffer.params) {
-          // normals and gamma(identity, z) only: microseconds per batch
-          buffer.params.set(source.resolve(start, count).subarray(0, count * d));
-          return;
+        for (const part of parts) {
+          const source = sources[part.r]!;
+          if (buffer.params) {
+            // normals and gamma(identity, z) only: microseconds per batch
+            buffer.params.set(source.resolve(part.from, part.count).subarray(0, part.count * d), part.row * d);
+            continue;
+          }
+          // in sub-batches of about PRODUCE_SLICE_MS, yielding to the event loop in between: health
+          // checks, other calls and the HTTP/2 writes of the batches in flight (flow-controlled)
+          // keep moving meanwhile, and a cancelled call stops at the next sub-batch
+          const e = source.imageElements;
+          await source.fillInSlices(part.from, part.count, buffer.request!.images.subarray(part.row * e, (part.row + part.count) * e), {
+            budgetMs: PRODUCE_SLICE_MS,
+            yieldToIo: nextTurn,
+            checkpoint: () => checkpoint(deps, ctx),
+          });
         }
-        // in sub-batches of about PRODUCE_SLICE_MS, yielding to the event loop in between: health
-        // checks, other calls and the HTTP/2 writes of the batches in flight (flow-controlled)
-        // keep moving meanwhile, and a cancelled call stops at the next sub-batch
-        await source.fillInSlices(start, count, buffer.request!.images, {
-          budgetMs: PRODUCE_SLICE_MS,
-          yieldToIo: nextTurn,
-          checkpoint: () => checkpoint(deps, ctx),
-        });
       },
       send: ({ buffer, count }) => {
         const span = buffer.span!;
@@ -201,7 +230,9 @@ export async function countSamples(
     if (sidecarBuilds) stats.samplesBuiltBySidecar += result.samples;
     serverSpan?.setAttribute('glcert.batches', result.batches);
     return {
-      classCounts: result.counts.map(BigInt),
+      // the first range's counts; each of more_ranges in order
+      classCounts: result.segmentCounts[0]!.map(BigInt),
+      moreCounts: result.segmentCounts.slice(1).map((c) => ({ classCounts: c.map(BigInt) })),
       samplesCount: BigInt(result.samples),
       batchesCount: result.batches,
       computeSeconds: (performance.now() - started) / 1000,

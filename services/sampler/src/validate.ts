@@ -16,6 +16,8 @@ import { imageValueProblem, validateThreatModelEntries, type ImageShape, type Tr
 const INDEX_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const SEED_MAX = (1n << 63n) - 1n;
 const STREAM_MAX = 0x7fffffff;
+/** Most CountSamplesRequest.more_ranges (the proto's domain). */
+export const MORE_RANGES_MAX = 7;
 
 /** Most images SampleTransforms returns; larger requests are capped. */
 export const SAMPLE_TRANSFORMS_MAX = 16;
@@ -31,10 +33,20 @@ export interface SamplingInput {
   stream: number;
 }
 
-export interface CountInput extends SamplingInput {
-  model: string;
+/** Samples [start, end) of one generator stream. */
+export interface CountRange {
+  stream: number;
   start: number;
   end: number;
+}
+
+export interface CountInput extends SamplingInput {
+  model: string;
+  /** The first range (`stream` is its stream): what callers without more_ranges send. */
+  start: number;
+  end: number;
+  /** Every range counted, the first one (stream, start, end above) first, then more_ranges in order. */
+  ranges: CountRange[];
   /** Requested batch size; 0 means the server default. */
   batchSize: number;
 }
@@ -110,14 +122,42 @@ export function validateCountRequest(req: samplingV1.CountSamplesRequest, limits
   const tm = checkThreatModel(req.threatModel, v);
   checkSeedStream(req.seed, req.stream, v);
   const { startIndex, endIndex } = req;
-  if (startIndex < 0n) v.add('start_index', `must be >= 0, got ${startIndex}`);
-  if (endIndex <= startIndex) v.add('end_index', `must be greater than start_index (${startIndex}), got ${endIndex}`);
-  else if (endIndex > INDEX_MAX) v.add('end_index', `must be <= 2^53 - 1, got ${endIndex}`);
-  else if (endIndex - startIndex > BigInt(limits.maxRange)) {
+  const firstOk = checkRangeIndices(startIndex, endIndex, '', v);
+  if (endIndex > startIndex && endIndex <= INDEX_MAX && endIndex - startIndex > BigInt(limits.maxRange)) {
     v.add('end_index', `end_index - start_index must be <= ${limits.maxRange} (SAMPLER_MAX_RANGE), got ${endIndex - startIndex}; split the range`);
+  }
+  const more = req.moreRanges ?? [];
+  let allOk = firstOk;
+  if (more.length > MORE_RANGES_MAX) {
+    // a long list is not walked (nor echoed): its count says enough
+    v.add('more_ranges', `at most ${MORE_RANGES_MAX} more ranges, got ${more.length}`);
+    allOk = false;
+  } else {
+    more.forEach((r, i) => {
+      const at = `more_ranges[${i}].`;
+      if (!Number.isInteger(r.stream) || r.stream < 0 || r.stream > STREAM_MAX) {
+        v.add(`${at}stream`, `must be in [0, 2^31 - 1], got ${r.stream}`);
+        allOk = false;
+      }
+      if (!checkRangeIndices(r.startIndex, r.endIndex, at, v)) allOk = false;
+    });
+  }
+  if (allOk && more.length > 0) {
+    // the first range alone was checked above (named end_index); here the sum of them all
+    const total = more.reduce((acc, r) => acc + (r.endIndex - r.startIndex), endIndex - startIndex);
+    if (total > BigInt(limits.maxRange) && endIndex - startIndex <= BigInt(limits.maxRange)) {
+      v.add(
+        'more_ranges',
+        `all ranges together (end_index - start_index plus every more_ranges size) must be <= ${limits.maxRange} (SAMPLER_MAX_RANGE), got ${total}; split the call`,
+      );
+    }
   }
   if (!Number.isInteger(req.batchSize) || req.batchSize < 0) v.add('batch_size', `must be >= 0 (0: server default), got ${req.batchSize}`);
   v.throwIfAny();
+  const ranges: CountRange[] = [
+    { stream: req.stream, start: Number(startIndex), end: Number(endIndex) },
+    ...more.map((r) => ({ stream: r.stream, start: Number(r.startIndex), end: Number(r.endIndex) })),
+  ];
   return {
     model: req.model,
     ...image!,
@@ -126,8 +166,26 @@ export function validateCountRequest(req: samplingV1.CountSamplesRequest, limits
     stream: req.stream,
     start: Number(startIndex),
     end: Number(endIndex),
+    ranges,
     batchSize: req.batchSize,
   };
+}
+
+/** start_index and end_index of one range (`at`: '' for the request's own, 'more_ranges[i].'); true when valid. */
+function checkRangeIndices(startIndex: bigint, endIndex: bigint, at: string, v: Violations): boolean {
+  let ok = true;
+  if (startIndex < 0n) {
+    v.add(`${at}start_index`, `must be >= 0, got ${startIndex}`);
+    ok = false;
+  }
+  if (endIndex <= startIndex) {
+    v.add(`${at}end_index`, `must be greater than ${at}start_index (${startIndex}), got ${endIndex}`);
+    ok = false;
+  } else if (endIndex > INDEX_MAX) {
+    v.add(`${at}end_index`, `must be <= 2^53 - 1, got ${endIndex}`);
+    ok = false;
+  }
+  return ok;
 }
 
 /** Checks a SampleTransformsRequest; `count` is capped at SAMPLE_TRANSFORMS_MAX. */

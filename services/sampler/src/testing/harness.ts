@@ -59,6 +59,7 @@ export function countRequest(over: Partial<samplingV1.CountSamplesRequest> = {})
     endIndex: 300n,
     batchSize: 0,
     expectedModelSha256: '',
+    moreRanges: [],
     ...over,
   };
 }
