@@ -108,3 +108,5 @@ export type { TlsFiles } from './tls';
 // the structured logger lives in @glcert/telemetry (no gRPC there); re-exported for services
 export { createLogger } from '@glcert/telemetry';
 export type { Logger, LogLevel, LogFields } from '@glcert/telemetry';
+
+export { optOutOfOnnxRuntimeTelemetry, ORT_TELEMETRY_ENV } from './onnxruntime-env';

@@ -29,6 +29,37 @@ export function splitSpan(stream: number, start: number, end: number, size: numb
   return splitRange(stream, end - start, size).map((c) => ({ stream, start: c.start + start, end: c.end + start }));
 }
 
+/**
+ * Groups ranges into CountSamples calls of at most `size` samples each: the ranges are laid end
+ * to end and cut every `size` samples, so a call may carry the end of one range and the start of
+ * the next (a FIXED certification's selection [0, n0) of stream 0 and estimation [0, n) of
+ * stream 1: one call when n0 + n <= size). Each call lists its pieces in order; the first piece
+ * is the request's own range, the others its more_ranges (at most `maxPieces` per call).
+ */
+export function planCalls(ranges: readonly Chunk[], size: number, maxPieces = 8): Chunk[][] {
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
+  if (!Number.isSafeInteger(maxPieces) || maxPieces < 1) throw new RangeError(`maxPieces must be a positive integer, got ${maxPieces}`);
+  const calls: Chunk[][] = [];
+  let call: Chunk[] = [];
+  let room = size;
+  for (const r of ranges) {
+    if (!Number.isSafeInteger(r.start) || r.start < 0 || !Number.isSafeInteger(r.end) || r.end < r.start) throw new RangeError(`bad range [${r.start}, ${r.end})`);
+    for (let at = r.start; at < r.end; ) {
+      const take = Math.min(room, r.end - at);
+      call.push({ stream: r.stream, start: at, end: at + take });
+      at += take;
+      room -= take;
+      if (room === 0 || call.length === maxPieces) {
+        calls.push(call);
+        call = [];
+        room = size;
+      }
+    }
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
+
 /** Adds `counts` into `into` element-wise (growing it when `counts` is longer). */
 export function addCounts(into: number[], counts: ReadonlyArray<number | bigint>): number[] {
   for (let i = 0; i < counts.length; i++) {

@@ -10,7 +10,7 @@ import {
   UnavailableError,
   type RunningService,
 } from '@glcert/runtime';
-import { splitRange, type Chunk } from './chunks';
+import { planCalls, splitRange, type Chunk } from './chunks';
 import { SamplerPool, type CallScope } from './sampler-pool';
 
 const quiet = createLogger('test', { level: 'silent' });
@@ -33,7 +33,7 @@ interface Fake {
 }
 
 /** A SamplingService that counts with `classOf` (served by `sha`), or refuses every call UNAVAILABLE. */
-async function fakeSampler(behaviour: { sha?: string; unavailable?: boolean }): Promise<Fake> {
+async function fakeSampler(behaviour: { sha?: string; unavailable?: boolean; ignoreMoreRanges?: boolean; dropOneCount?: boolean }): Promise<Fake> {
   const fake = { calls: 0 } as Fake;
   const metadata: inferenceV1.ModelMetadata = {
     name: 'm', version: '1', sha256: behaviour.sha ?? SHA, inputName: 'input', inputShape: [-1n, 1n, 2n, 2n], channels: 1,
@@ -51,9 +51,20 @@ async function fakeSampler(behaviour: { sha?: string; unavailable?: boolean }): 
       if (req.expectedModelSha256 !== '' && req.expectedModelSha256 !== served) {
         throw modelMismatchError('serves another model', { model: req.model, expected: req.expectedModelSha256, served });
       }
-      const counts = [0n, 0n];
-      for (let i = Number(req.startIndex); i < Number(req.endIndex); i++) counts[classOf(req.stream, i)]!++;
-      return { classCounts: counts, samplesCount: req.endIndex - req.startIndex, batchesCount: 1, computeSeconds: 0, modelSha256: served };
+      const countsOf = (stream: number, start: bigint, end: bigint): bigint[] => {
+        const counts = [0n, 0n];
+        for (let i = Number(start); i < Number(end); i++) counts[classOf(stream, i)]!++;
+        return counts;
+      };
+      const more = behaviour.ignoreMoreRanges ? [] : req.moreRanges;
+      return {
+        classCounts: countsOf(req.stream, req.startIndex, req.endIndex),
+        samplesCount: more.reduce((a, r) => a + r.endIndex - r.startIndex, req.endIndex - req.startIndex),
+        batchesCount: 1,
+        computeSeconds: 0,
+        modelSha256: served,
+        moreCounts: (behaviour.dropOneCount ? more.slice(1) : more).map((r) => ({ classCounts: countsOf(r.stream, r.startIndex, r.endIndex) })),
+      };
     }, { log: quiet }),
     sampleTransforms: unaryHandler(async () => ({ samples: [] }), { log: quiet }),
   };
@@ -102,6 +113,42 @@ describe('SamplerPool', () => {
     expect(await p.countChunks(BASE, chunks.filter((c) => c.stream === 1), scope())).toEqual(perStream[1]);
     expect(a.calls).toBeGreaterThan(0);
     expect(b.calls).toBeGreaterThan(0);
+  });
+
+  it('counts several ranges per call (planCalls): per stream the counts sample by sample, in fewer calls', async () => {
+    const a = await start({});
+    const ranges = [
+      { stream: 0, start: 0, end: 40 },
+      { stream: 1, start: 0, end: 130 },
+    ];
+    const calls = planCalls(ranges, 100);
+    expect(calls).toHaveLength(2);
+    const byStream = await pool([a.running.address]).countCalls(BASE, calls, scope());
+    expect(byStream.get(0)).toEqual(expectedCounts([ranges[0]!]));
+    expect(byStream.get(1)).toEqual(expectedCounts([ranges[1]!]));
+    expect(a.calls).toBe(2);
+  });
+
+  it('a sampler from before more_ranges (counts the first range only): the others are counted one call each, same counts', async () => {
+    const old = await start({ ignoreMoreRanges: true });
+    const ranges = [
+      { stream: 0, start: 0, end: 30 },
+      { stream: 1, start: 5, end: 60 },
+    ];
+    const byStream = await pool([old.running.address]).countCalls(BASE, planCalls(ranges, 1_000), scope());
+    expect(byStream.get(0)).toEqual(expectedCounts([ranges[0]!]));
+    expect(byStream.get(1)).toEqual(expectedCounts([ranges[1]!]));
+    expect(old.calls).toBe(2);
+  });
+
+  it('a sampler that answers fewer more_counts than more_ranges is an error, never a partial count', async () => {
+    const broken = await start({ dropOneCount: true });
+    const ranges = [
+      { stream: 0, start: 0, end: 10 },
+      { stream: 1, start: 0, end: 10 },
+      { stream: 2, start: 0, end: 10 },
+    ];
+    await expect(pool([broken.running.address]).countCalls(BASE, planCalls(ranges, 1_000), scope())).rejects.toThrow(/sampler counted .* of 10 \+ 10 \+ 10 samples/);
   });
 
   it('fails over: chunks refused UNAVAILABLE or by a sampler serving another model are counted elsewhere, same counts', async () => {

@@ -33,8 +33,8 @@ import { shared } from '@glcert/runtime';
 
 const MAX_BACKOFF_MS = 2_000;
 
-/** A CountSamples request without its range: what every chunk of one count shares. */
-export type CountBase = Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex'>;
+/** A CountSamples request without its ranges: what every call of one count shares. */
+export type CountBase = Omit<samplingV1.CountSamplesRequest, 'stream' | 'startIndex' | 'endIndex' | 'moreRanges'>;
 
 export interface SamplerPoolOptions {
   /** SAMPLER_ADDRS entries. */
@@ -158,27 +158,36 @@ export class SamplerPool {
   }
 
   /**
-   * Class counts of every chunk, summed. The chunks run concurrently over the pool; the first
-   * failure that is not retried aborts the others and is thrown.
+   * Class counts of every chunk, summed. The chunks run concurrently over the pool, one call
+   * each; the first failure that is not retried aborts the others and is thrown.
    */
-  async countChunks(
-    base: CountBase,
-    chunks: readonly Chunk[],
-    scope: CallScope,
-  ): Promise<number[]> {
+  async countChunks(base: CountBase, chunks: readonly Chunk[], scope: CallScope): Promise<number[]> {
+    const total: number[] = [];
+    for (const counts of (await this.countCalls(base, chunks.map((c) => [c]), scope)).values()) addCounts(total, counts);
+    return total;
+  }
+
+  /**
+   * Class counts per stream over every piece of every call (planCalls: one CountSamples call per
+   * list of pieces, the first piece its range and the others its more_ranges). The calls run
+   * concurrently over the pool; the first failure that is not retried aborts the others and is
+   * thrown.
+   */
+  async countCalls(base: CountBase, calls: ReadonlyArray<readonly Chunk[]>, scope: CallScope): Promise<Map<number, number[]>> {
     const local = new AbortController();
     shared(local.signal);
     const onOuterAbort = (): void => local.abort(abortReason(scope.signal));
     if (scope.signal.aborted) onOuterAbort();
     else scope.signal.addEventListener('abort', onOuterAbort, { once: true });
     const inner: CallScope = { callOptions: scope.callOptions, signal: local.signal };
-    const total: number[] = [];
+    const byStream = new Map<number, number[]>();
+    for (const piece of calls.flat()) if (!byStream.has(piece.stream)) byStream.set(piece.stream, []);
     try {
       await Promise.all(
-        chunks.map(async (chunk) => {
+        calls.map(async (pieces) => {
           try {
-            const counts = await this.#countChunk(base, chunk, inner);
-            addCounts(total, counts);
+            const counts = await this.#countCall(base, pieces, inner);
+            pieces.forEach((piece, i) => addCounts(byStream.get(piece.stream)!, counts[i]!));
           } catch (err) {
             if (!local.signal.aborted) local.abort(err);
             throw err;
@@ -191,27 +200,30 @@ export class SamplerPool {
     } finally {
       scope.signal.removeEventListener('abort', onOuterAbort);
     }
-    return total;
+    return byStream;
   }
 
-  async #countChunk(
-    base: CountBase,
-    chunk: Chunk,
-    scope: CallScope,
-  ): Promise<ReadonlyArray<bigint>> {
+  /** One CountSamples call over `pieces` (the first its range, the rest more_ranges): counts per piece. */
+  async #countCall(base: CountBase, pieces: readonly Chunk[], scope: CallScope): Promise<ReadonlyArray<ReadonlyArray<bigint>>> {
+    const [first, ...more] = pieces;
+    if (!first) return [];
     const request: samplingV1.CountSamplesRequest = {
       ...base,
-      stream: chunk.stream,
-      startIndex: BigInt(chunk.start),
-      endIndex: BigInt(chunk.end),
+      stream: first.stream,
+      startIndex: BigInt(first.start),
+      endIndex: BigInt(first.end),
+      moreRanges: more.map((c) => ({ stream: c.stream, startIndex: BigInt(c.start), endIndex: BigInt(c.end) })),
     };
     const service = this.#opts.service ?? 'certifier';
+    const size = (c: Chunk): bigint => BigInt(c.end - c.start);
+    const total = pieces.reduce((a, c) => a + size(c), 0n);
+    const what = `CountSamples[${pieces.map((c) => `${c.stream}:${c.start}-${c.end})`).join(' ')}`;
     return withSpan(
       `@glcert/${service}`,
       `${service}.chunk`,
-      { attributes: { 'glcert.stream': chunk.stream, 'glcert.start_index': chunk.start, 'glcert.count': chunk.end - chunk.start } },
+      { attributes: { 'glcert.stream': first.stream, 'glcert.start_index': first.start, 'glcert.count': Number(total), 'glcert.ranges': pieces.length } },
       async (span) => {
-        const res = await this.#withFailover(`CountSamples[${chunk.stream}:${chunk.start}-${chunk.end})`, true, scope, async (ep, options) => {
+        const res = await this.#withFailover(what, true, scope, async (ep, options) => {
           span.setAttribute('glcert.sampler', ep.address);
           const r = await unaryCall<samplingV1.CountSamplesRequest, samplingV1.CountSamplesResponse>(ep.client.countSamples.bind(ep.client), request, options);
           // defence in depth: a sampler that ignored expected_model_sha256 (e.g. an older
@@ -225,12 +237,20 @@ export class SamplerPool {
           }
           return r;
         }, (attempt) => span.setAttribute('glcert.attempts', attempt));
-        const expected = BigInt(chunk.end - chunk.start);
-        const counted = res.classCounts.reduce((a, b) => a + b, 0n);
-        if (counted !== expected || res.samplesCount !== expected) {
-          throw new Error(`sampler counted ${counted} (samples_count ${res.samplesCount}) of ${expected} samples in [${chunk.start}, ${chunk.end})`);
+        const counted = (counts: readonly bigint[]): bigint => counts.reduce((a, b) => a + b, 0n);
+        if (more.length > 0 && res.moreCounts.length === 0 && res.samplesCount === size(first) && counted(res.classCounts) === size(first)) {
+          // a sampler from before more_ranges counted the first range only: count the others one call each
+          this.#opts.log?.debug('sampler ignored more_ranges; counting them one call each', { ranges: more.length });
+          const rest = await Promise.all(more.map((c) => this.#countCall(base, [c], scope)));
+          return [res.classCounts, ...rest.map((r) => r[0]!)];
         }
-        return res.classCounts;
+        const perPiece = [res.classCounts, ...res.moreCounts.map((m) => m.classCounts)];
+        if (perPiece.length !== pieces.length || res.samplesCount !== total || pieces.some((c, i) => counted(perPiece[i]!) !== size(c))) {
+          throw new Error(
+            `sampler counted ${perPiece.map(counted).join(' + ')} (samples_count ${res.samplesCount}) of ${pieces.map(size).join(' + ')} samples in ${what}`,
+          );
+        }
+        return perPiece;
       },
     );
   }

@@ -159,6 +159,28 @@ describe('certifier with mnist-cnn', () => {
     }
   });
 
+  it('FIXED: one call carrying selection and estimation (n0 + n <= chunk size) gives the counts of separate calls', async () => {
+    const wide = await startCertifier(cluster, [cluster.samplers[0]!.address], { chunkSize: 2_000 });
+    const wideClient = certifierClient(wide.address);
+    try {
+      const digit = digits().find((d) => d.label === 4)!;
+      // chunk 100 at the shared certifier: 1 + 5 calls of one range each; chunk 2000: one call,
+      // the sampler's batches straddling the selection/estimation boundary
+      const req = request(png(digit.file), { n0: 100n, n: 500n, seed: 31n, sampling: Sampling.SAMPLING_FIXED });
+      const split = (await certify(client, req)).certificate!;
+      const before = wide.samplerStats()[0]!.calls;
+      const together = (await certify(wideClient, req)).certificate!;
+      expect(wide.samplerStats()[0]!.calls - before).toBe(1);
+      expect(together.selectionClassCounts).toEqual(split.selectionClassCounts);
+      expect(together.na).toBe(split.na);
+      expect(together.predictedClass).toBe(split.predictedClass);
+      expect(together.paLower).toBe(split.paLower);
+    } finally {
+      wideClient.close();
+      await wide.close();
+    }
+  });
+
   it('a replica serving another file as mnist-cnn: its chunks are retried on the replica with the certified model', async () => {
     const impostor = await startImpostor();
     const goodSha = cluster.inference.models().find((m) => m.name === MNIST_MODEL)!.sha256;

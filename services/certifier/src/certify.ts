@@ -30,7 +30,7 @@ import {
   sequentialSchedule,
   type Look,
 } from '@glcert/stats';
-import { addCounts, splitRange, splitSpan, sum, type CallScope, type SamplerPool } from '@glcert/sampling';
+import { addCounts, planCalls, splitSpan, sum, type CallScope, type Chunk, type SamplerPool } from '@glcert/sampling';
 import { inputSha256, type PreparedInput } from '@glcert/imaging';
 import type { CertifySettings } from './validate';
 import { shared } from '@glcert/runtime';
@@ -140,10 +140,11 @@ export async function runCertification(job: CertifyJob, deps: EngineDeps, scope:
       if (!local.signal.aborted) local.abort(err);
       throw err;
     });
-  const count = (chunks: ReturnType<typeof splitRange>): Promise<number[]> => guard(deps.pool.countChunks(base, chunks, inner));
+  const count = (chunks: readonly Chunk[]): Promise<number[]> => guard(deps.pool.countChunks(base, chunks, inner));
+  const countStreams = (calls: Chunk[][]): Promise<Map<number, number[]>> => guard(deps.pool.countCalls(base, calls, inner));
   let sampled: Sampled;
   try {
-    sampled = settings.sampling === 'fixed' ? await sampleFixed(job, deps, count, guard) : await sampleSequential(job, deps, count, guard, span);
+    sampled = settings.sampling === 'fixed' ? await sampleFixed(job, deps, countStreams, guard) : await sampleSequential(job, deps, count, guard, span);
   } catch (err) {
     throw local.signal.aborted && local.signal.reason !== undefined ? local.signal.reason : err;
   } finally {
@@ -240,7 +241,8 @@ interface Sampled {
   sequential?: SequentialRecord;
 }
 
-type Count = (chunks: ReturnType<typeof splitRange>) => Promise<number[]>;
+type Count = (chunks: readonly Chunk[]) => Promise<number[]>;
+type CountStreams = (calls: Chunk[][]) => Promise<Map<number, number[]>>;
 type Guard = <T>(p: Promise<T>) => Promise<T>;
 
 function checkTotals(selection: number[], n0: number, estimation: number[], n: number, classes: number): void {
@@ -250,14 +252,20 @@ function checkTotals(selection: number[], n0: number, estimation: number[], n: n
   }
 }
 
-/** Section 6: n0 and n samples, concurrently with each other and the bound. */
-async function sampleFixed(job: CertifyJob, deps: EngineDeps, count: Count, guard: Guard): Promise<Sampled> {
+/**
+ * Section 6: n0 and n samples, concurrently with the bound. Both streams go out together: their
+ * ranges laid end to end and cut every chunkSize samples (planCalls), so n0 + n <= chunkSize is
+ * one CountSamples call (and one pass of batches on the sidecar) instead of two.
+ */
+async function sampleFixed(job: CertifyJob, deps: EngineDeps, countStreams: CountStreams, guard: Guard): Promise<Sampled> {
   const { settings } = job;
-  const [selection, estimation, bound] = await Promise.all([
-    count(splitRange(0, settings.n0, deps.chunkSize)),
-    count(splitRange(1, settings.n, deps.chunkSize)),
-    guard(job.bound),
-  ]);
+  const ranges = [
+    { stream: 0, start: 0, end: settings.n0 },
+    { stream: 1, start: 0, end: settings.n },
+  ];
+  const [byStream, bound] = await Promise.all([countStreams(planCalls(ranges, deps.chunkSize)), guard(job.bound)]);
+  const selection = byStream.get(0) ?? [];
+  const estimation = byStream.get(1) ?? [];
   checkTotals(selection, settings.n0, estimation, settings.n, Math.max(job.meta.classNames.length, estimation.length));
   const predictedClass = argmaxLowest(selection);
   const na = estimation[predictedClass] ?? 0;

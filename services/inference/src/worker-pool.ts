@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { optOutOfOnnxRuntimeTelemetry } from '@glcert/runtime';
 import { TRANSFORMS } from '@glcert/transforms';
 import type { BatchOutput, BatchPart } from './batcher';
 import type { ModelEntry } from './model-repository';
@@ -148,6 +149,8 @@ export class WorkerPool {
 
   private async startAll(): Promise<void> {
     const { models, executionProviders, intraOpNumThreads, workers, logger } = this.options;
+    // before the first session: onnxruntime reads its telemetry opt-out once (@glcert/runtime)
+    optOutOfOnnxRuntimeTelemetry();
     const { providers, skipped } = resolveExecutionProviders(executionProviders, this.options.checkProviderBinaries ?? true);
     const specs: WorkerModelSpec[] = models.map((m) => ({
       name: m.name,

@@ -79,7 +79,7 @@ describe('VerificationService and SEQUENTIAL certificates', () => {
       (
         await unary<{ classCounts: bigint[] }>((cb) =>
           samplerClient.countSamples(
-            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 9n, stream, startIndex: BigInt(start), endIndex: BigInt(end), batchSize: 0, expectedModelSha256: '' },
+            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 9n, stream, startIndex: BigInt(start), endIndex: BigInt(end), batchSize: 0, expectedModelSha256: '', moreRanges: [] },
             cb,
           ),
         )

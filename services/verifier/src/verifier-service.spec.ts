@@ -81,7 +81,7 @@ describe('VerificationService', () => {
       (
         await unary<{ classCounts: bigint[] }>((cb) =>
           samplerClient.countSamples(
-            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 7n, stream, startIndex: 0n, endIndex: BigInt(end), batchSize: 0, expectedModelSha256: '' },
+            { model: 'mnist-cnn', image: tensor, threatModel: THREAT, seed: 7n, stream, startIndex: 0n, endIndex: BigInt(end), batchSize: 0, expectedModelSha256: '', moreRanges: [] },
             cb,
           ),
         )

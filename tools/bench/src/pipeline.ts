@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import { encodeFloat32Tensor, LAW_DISTRIBUTION, InferenceServiceClient, SamplingServiceClient, type samplingV1, type ThreatModel } from '@glcert/contracts';
-import { checkHealth, createClient, createHealthClient, type HealthClient } from '@glcert/runtime';
+import { checkHealth, createClient, createHealthClient, optOutOfOnnxRuntimeTelemetry, type HealthClient } from '@glcert/runtime';
 import { fillNormals } from '@glcert/stats';
 import { applyTransformBatch, TRANSFORMS, TransformScratch, type TransformKey } from '@glcert/transforms';
 import { certifyOverRaw } from './certify';
@@ -35,6 +35,9 @@ import { RawPool } from './raw';
 const WORKERS_HEADER = 'glcert-inference-workers';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
+// the raw loops and the bench's own sessions run in this process: no onnxruntime telemetry here
+// either, as in the sidecar (the stack's processes inherit it too)
+optOutOfOnnxRuntimeTelemetry();
 const MODELS_DIR = path.resolve(ROOT, process.env['BENCH_MODELS_DIR'] ?? 'models');
 
 function envInt(name: string, fallback: number, min = 1): number {
@@ -305,6 +308,7 @@ function countRequest(model: string, key: TransformKey, start: number, n: number
     endIndex: BigInt(start + n),
     batchSize: BATCH,
     expectedModelSha256: '',
+    moreRanges: [],
   };
 }
 

@@ -137,7 +137,7 @@ export function item(id: string, input: certifyV1.CertifyItem['input'], over: Pa
 export const goodItem = (f: Pick<Fixtures, 'png'>, id = 'good'): certifyV1.StreamingCertifyRequest => item(id, { $case: 'image', image: f.png });
 
 export function goodCount(f: Pick<Fixtures, 'chw'>, over: Partial<samplingV1.CountSamplesRequest> = {}): samplingV1.CountSamplesRequest {
-  return { model: MNIST_MODEL, image: f.chw, threatModel: brightness(), seed: 3n, stream: 1, startIndex: 0n, endIndex: 50n, batchSize: 0, expectedModelSha256: '', ...over };
+  return { model: MNIST_MODEL, image: f.chw, threatModel: brightness(), seed: 3n, stream: 1, startIndex: 0n, endIndex: 50n, batchSize: 0, expectedModelSha256: '', moreRanges: [], ...over };
 }
 
 export function goodClassify(f: Pick<Fixtures, 'chw'>, over: Partial<inferenceV1.ClassifyRequest> = {}): inferenceV1.ClassifyRequest {

@@ -78,6 +78,8 @@ export interface FakeSamplerOptions {
   servedSha256?: string;
   /** Ignore expected_model_sha256 (a sampler from before the check): count and name servedSha256. */
   ignoreExpected?: boolean;
+  /** Ignore more_ranges (a sampler from before them): count the first range only. */
+  ignoreMoreRanges?: boolean;
 }
 
 export interface FakeSampler {
@@ -120,7 +122,11 @@ export async function startFakeSampler(options: FakeSamplerOptions = {}): Promis
       const start = Number(req.startIndex);
       const end = Number(req.endIndex);
       const counts = fakeCounts(req.seed, req.stream, start, end, options.topShare);
-      return { classCounts: counts.map(BigInt), samplesCount: BigInt(end - start), batchesCount: 1, computeSeconds: 0, modelSha256: served };
+      // a sampler from before more_ranges counts the first range only
+      const more = options.ignoreMoreRanges ? [] : req.moreRanges;
+      const moreCounts = more.map((r) => ({ classCounts: fakeCounts(req.seed, r.stream, Number(r.startIndex), Number(r.endIndex), options.topShare).map(BigInt) }));
+      const samples = more.reduce((a, r) => a + (r.endIndex - r.startIndex), BigInt(end - start));
+      return { classCounts: counts.map(BigInt), samplesCount: samples, batchesCount: 1, computeSeconds: 0, modelSha256: served, moreCounts };
     } finally {
       state.active--;
     }
