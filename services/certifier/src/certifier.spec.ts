@@ -168,9 +168,10 @@ describe('certifier with mnist-cnn', () => {
       // the sampler's batches straddling the selection/estimation boundary
       const req = request(png(digit.file), { n0: 100n, n: 500n, seed: 31n, sampling: Sampling.SAMPLING_FIXED });
       const split = (await certify(client, req)).certificate!;
-      const before = wide.samplerStats()[0]!.calls;
+      const sampler = cluster.samplers[0]!.stats;
+      const before = sampler.countCalls;
       const together = (await certify(wideClient, req)).certificate!;
-      expect(wide.samplerStats()[0]!.calls - before).toBe(1);
+      expect(sampler.countCalls - before).toBe(1);
       expect(together.selectionClassCounts).toEqual(split.selectionClassCounts);
       expect(together.na).toBe(split.na);
       expect(together.predictedClass).toBe(split.predictedClass);
