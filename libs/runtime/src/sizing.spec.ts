@@ -26,20 +26,20 @@ describe('usableCpus', () => {
 });
 
 describe('sizeServices (CPU provider)', () => {
-  it('1 core: one worker of one thread, the sampler as before', () => {
+  it('1 core: one worker of one thread, 16 batches in flight (4096 samples)', () => {
     const s = sizeServices({ availableParallelism: 1 });
     expect(s).toEqual({
       cpus: 1,
       inference: { workers: 1, intraOpThreads: 1 },
-      sampler: { batchSize: 256, pipelineDepth: 2, maxInFlight: 8 },
+      sampler: { batchSize: 256, pipelineDepth: 2, maxInFlight: 16 },
       overridden: [],
     });
   });
 
-  it('2 cores: two workers of one thread each, depth 3', () => {
+  it('2 cores: two workers of one thread each, depth 3, 16 batches in flight', () => {
     const s = sizeServices({ availableParallelism: 2 });
     expect(s.inference).toEqual({ workers: 2, intraOpThreads: 1 });
-    expect(s.sampler).toEqual({ batchSize: 256, pipelineDepth: 3, maxInFlight: 8 });
+    expect(s.sampler).toEqual({ batchSize: 256, pipelineDepth: 3, maxInFlight: 16 });
   });
 
   it('16 cores: 16 workers, depth 16 (the cap), 32 in flight, batches of 128', () => {

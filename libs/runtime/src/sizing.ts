@@ -65,7 +65,7 @@ export interface Sizing {
 export const MAX_DEFAULT_WORKERS = 16;
 const GPU_WORKERS = 2;
 const MAX_PIPELINE_DEPTH = 16;
-const MIN_MAX_IN_FLIGHT = 8;
+const MIN_MAX_IN_FLIGHT = 16;
 const MAX_IN_FLIGHT = 1024;
 
 /**
@@ -108,7 +108,9 @@ export function sizeServices(budget: CpuBudget, overrides: SizingOverrides = {})
   // more queued in the sidecar, while this thread transforms the next
   const pipelineDepth = take('samplerPipelineDepth', overrides.samplerPipelineDepth, () => Math.min(MAX_PIPELINE_DEPTH, Math.max(2, workers + 1)));
   // concurrent calls (the certifier runs the chunks of several images at once) may fill the
-  // sidecar's queue up to twice its workers, never less than the old fixed 8
+  // sidecar's queue up to twice its workers, never less than 16: with 256-sample batches that is
+  // 4096 samples (the sidecar's default queue), room for two calls of a FIXED certification's
+  // n0 + n = 1200 samples each (one Classify call per image) and the next one's first batches
   const maxInFlight = take('samplerMaxInFlight', overrides.samplerMaxInFlight, () =>
     Math.min(MAX_IN_FLIGHT, Math.max(MIN_MAX_IN_FLIGHT, 2 * workers, pipelineDepth)),
   );
