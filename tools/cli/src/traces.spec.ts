@@ -37,7 +37,10 @@ const GET_THRESHOLD = 'grpc.glcert.bounds.v1.BoundService/GetThreshold';
 const COUNT_SAMPLES = 'grpc.glcert.sampling.v1.SamplingService/CountSamples';
 const CLASSIFY = 'grpc.glcert.inference.v1.InferenceService/Classify';
 
-/** n0 = 100 in one chunk, n = 500 in chunks of 200, 200, 100; sampler batches of at most 100. */
+/**
+ * n0 = 100 and n = 500 laid end to end in CountSamples calls of 200: selection [0, 100) with
+ * estimation [0, 100), then estimation [100, 300) and [300, 500); sampler batches of at most 100.
+ */
 const N0 = 100;
 const N = 500;
 const CHUNK_SIZE = 200;
@@ -340,9 +343,9 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
       expect(thresholdClient).toMatchObject({ name: GET_THRESHOLD, kind: SPAN_KIND.CLIENT, service: 'certifier' });
       expect(descends(thresholdClient, span, trace)).toBe(true);
 
-      // the sampler: one CountSamples server span per chunk (1 selection + 3 estimation chunks)
+      // the sampler: one CountSamples server span per call (the first carries both streams)
       const counts = trace.filter((s) => s.name === COUNT_SAMPLES && s.kind === SPAN_KIND.SERVER);
-      expect(counts).toHaveLength(4);
+      expect(counts).toHaveLength(3);
       for (const c of counts) {
         expect(c.service).toBe('sampler');
         expect(c.attributes).toMatchObject({ 'glcert.model': 'mnist-cnn', 'glcert.transform': 'b', 'glcert.batch_size': SAMPLER_BATCH, 'rpc.grpc.status_code': 0 });
@@ -350,7 +353,17 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
         const parent = trace.find((s) => s.spanId === c.parentSpanId)!;
         expect(parent).toMatchObject({ name: COUNT_SAMPLES, kind: SPAN_KIND.CLIENT, service: 'certifier' });
       }
-      expect(counts.map((c) => num(c.attributes['glcert.n'])).sort((a, b) => a - b)).toEqual([100, 100, 200, 200]);
+      expect(counts.map((c) => [num(c.attributes['glcert.n']), num(c.attributes['glcert.ranges']), num(c.attributes['glcert.start_index'])]).sort()).toEqual([
+        [200, 1, 100],
+        [200, 1, 300],
+        [200, 2, 0],
+      ]);
+      const chunks = byName(trace, 'certifier.chunk');
+      expect(chunks.map((c) => [num(c.attributes['glcert.stream']), num(c.attributes['glcert.ranges'])]).sort()).toEqual([
+        [0, 2],
+        [1, 1],
+        [1, 1],
+      ]);
 
       // sampler batches -> inference Classify server spans -> per-batch inference spans
       const samplerBatches = byName(trace, 'sampler.batch');
@@ -446,7 +459,7 @@ describe('traces across the services (separate processes, OTLP/HTTP JSON)', () =
         expect(['CERTIFIED', 'ABSTAINED']).toContain(item.attributes['glcert.outcome']);
         expect(num(item.attributes['glcert.pa_lower'])).toBeGreaterThanOrEqual(0);
         // its own samplers and inference calls
-        expect(t.filter((s) => s.name === COUNT_SAMPLES && s.kind === SPAN_KIND.SERVER && s.service === 'sampler')).toHaveLength(4);
+        expect(t.filter((s) => s.name === COUNT_SAMPLES && s.kind === SPAN_KIND.SERVER && s.service === 'sampler')).toHaveLength(3); // calls of 200 over n0 + n = 600
         expect(t.filter((s) => s.name === CLASSIFY && s.kind === SPAN_KIND.SERVER && s.service === 'inference').length).toBeGreaterThanOrEqual(1);
       }
       if (process.env['GLCERT_PRINT_TRACES']) console.log(`StreamingCertify traces:\n${[streamTrace, ...itemTraces].map(render).join('\n---\n')}`);
