@@ -149,6 +149,35 @@ describe('decodePlainPng (the fast path of decodeImage)', () => {
     expect(decodePlainPng(writePng(6, 5, 2, rgb), 6, 5, MAX_PIXELS)).toEqual({ width: 6, height: 5, channels: 3, px: rgb });
   });
 
+  it('reverses each filter type as the PNG spec defines it (rows filtered by a textbook encoder, ties included)', async () => {
+    // samples in 0..3 make the Paeth predictor's ties frequent, where a wrong tie-break order shows
+    for (const ch of [1, 3] as const) {
+      const w = 13;
+      const h = 25;
+      const rowLen = w * ch;
+      const px = Uint8Array.from(pseudoRandomBytes(w * h * ch, 40 + ch), (v) => v & 3);
+      const raw = Buffer.alloc(h * (rowLen + 1));
+      for (let y = 0; y < h; y++) {
+        const f = y % 5;
+        raw[y * (rowLen + 1)] = f;
+        for (let i = 0; i < rowLen; i++) {
+          const at = (yy: number, ii: number) => (yy >= 0 && ii >= 0 ? px[yy * rowLen + ii] : 0);
+          const a = at(y, i - ch);
+          const b = at(y - 1, i);
+          const c = at(y - 1, i - ch);
+          const p = a + b - c;
+          const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+          const pred = [0, a, b, Math.floor((a + b) / 2), pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f];
+          raw[y * (rowLen + 1) + 1 + i] = (px[y * rowLen + i] - pred) & 0xff;
+        }
+      }
+      const png = withIdat(writePng(w, h, ch === 1 ? 0 : 2, new Uint8Array(w * h * ch)), deflateSync(raw));
+      expect(filterTypes(png)).toEqual(new Set([0, 1, 2, 3, 4]));
+      expect(decodePlainPng(png, w, h, MAX_PIXELS)?.px).toEqual(px);
+      for (const channels of [1, 3] as const) await expectSameAsSharp(png, { channels, height: h, width: w });
+    }
+  });
+
   it('takes text, time and pHYs chunks and split IDATs in its stride', async () => {
     const png = writePng(9, 7, 2, pseudoRandomBytes(9 * 7 * 3, 5));
     const meta = withChunks(
