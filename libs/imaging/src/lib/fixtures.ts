@@ -3,15 +3,24 @@
  * against bytes produced independently of the decoder.
  */
 import { deflateSync } from 'node:zlib';
-// the one CRC-32 of the library (checked against a known value and a bitwise version in png-fast.spec)
-import { crc32 } from './png-fast';
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** Bitwise CRC-32 (ISO 3309), written apart from png-fast's table version so tests check one against the other. */
+export function crc32Ref(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** One PNG chunk: length, type, data, CRC-32 of type + data. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
+  crc.writeUInt32BE(crc32Ref(td));
   return Buffer.concat([len, td, crc]);
 }
 
@@ -47,9 +56,9 @@ export function writePng(
   ihdr[12] = 0;
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', new Uint8Array(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw)),
+    pngChunk('IEND', new Uint8Array(0)),
   ]);
 }
 

@@ -4,31 +4,11 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeImage, decodeImageWithSharp, ImageDecodeError } from '../index';
 import type { DecodedImage, DecodeTarget } from './decode';
-import { pseudoRandomBytes, writePng } from './fixtures';
+import { crc32Ref, pngChunk, pseudoRandomBytes, writePng } from './fixtures';
 import { crc32, decodePlainPng } from './png-fast';
 
 const MNIST_DIR = path.resolve(__dirname, '../../../../data/mnist-test');
 const MAX_PIXELS = 4096 * 4096;
-
-/** A PNG chunk with its CRC computed by zlib's own (a different implementation from png-fast's). */
-function chunk(type: string, data: Uint8Array): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32Ref(td));
-  return Buffer.concat([len, td, crc]);
-}
-
-// bitwise CRC-32, independent of png-fast's table version
-function crc32Ref(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 interface Chunk {
   type: string;
@@ -44,7 +24,7 @@ function chunks(png: Buffer): Chunk[] {
   return out;
 }
 const SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const build = (cs: Chunk[]) => Buffer.concat([SIG, ...cs.map((c) => chunk(c.type, c.data))]);
+const build = (cs: Chunk[]) => Buffer.concat([SIG, ...cs.map((c) => pngChunk(c.type, c.data))]);
 /** Inserts chunks right after IHDR. */
 const withChunks = (png: Buffer, ...extra: Chunk[]) => {
   const cs = chunks(png);
