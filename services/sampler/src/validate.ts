@@ -106,7 +106,14 @@ function checkThreatModel(tm: ThreatModel | undefined, v: Violations): { spec: T
 
 function checkSeedStream(seed: bigint, stream: number, v: Violations): void {
   if (seed < 0n || seed > SEED_MAX) v.add('seed', `must be in [0, 2^63 - 1], got ${seed}`);
-  if (!Number.isInteger(stream) || stream < 0 || stream > STREAM_MAX) v.add('stream', `must be >= 0, got ${stream}`);
+  checkStream(stream, 'stream', v);
+}
+
+/** A generator stream number (the request's own, or one of more_ranges); true when valid. */
+function checkStream(stream: number, field: string, v: Violations): boolean {
+  if (Number.isInteger(stream) && stream >= 0 && stream <= STREAM_MAX) return true;
+  v.add(field, `must be in [0, 2^31 - 1], got ${stream}`);
+  return false;
 }
 
 export interface CountLimits {
@@ -135,10 +142,7 @@ export function validateCountRequest(req: samplingV1.CountSamplesRequest, limits
   } else {
     more.forEach((r, i) => {
       const at = `more_ranges[${i}].`;
-      if (!Number.isInteger(r.stream) || r.stream < 0 || r.stream > STREAM_MAX) {
-        v.add(`${at}stream`, `must be in [0, 2^31 - 1], got ${r.stream}`);
-        allOk = false;
-      }
+      if (!checkStream(r.stream, `${at}stream`, v)) allOk = false;
       if (!checkRangeIndices(r.startIndex, r.endIndex, at, v)) allOk = false;
     });
   }
