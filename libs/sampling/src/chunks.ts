@@ -14,10 +14,7 @@ export interface Chunk {
  */
 export function splitRange(stream: number, count: number, size: number): Chunk[] {
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
-  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
-  const chunks: Chunk[] = [];
-  for (let start = 0; start < count; start += size) chunks.push({ stream, start, end: Math.min(count, start + size) });
-  return chunks;
+  return splitSpan(stream, 0, count, size);
 }
 
 /**
@@ -26,7 +23,8 @@ export function splitRange(stream: number, count: number, size: number): Chunk[]
  */
 export function splitSpan(stream: number, start: number, end: number, size: number): Chunk[] {
   if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(end) || end < start) throw new RangeError(`bad span [${start}, ${end})`);
-  return splitRange(stream, end - start, size).map((c) => ({ stream, start: c.start + start, end: c.end + start }));
+  // one range cut every `size` samples: each call of the plan is one chunk
+  return planCalls([{ stream, start, end }], size).map(([chunk]) => chunk!);
 }
 
 /**
